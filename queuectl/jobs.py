@@ -1,0 +1,114 @@
+"""The job model: states, the immutable records that cross module boundaries, and outcomes."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+STATES: tuple[str, ...] = tuple(s.value for s in JobState)
+DUE_STATES = (JobState.PENDING, JobState.FAILED)
+# A worker in --drain mode waits while any job is in one of these.
+UNFINISHED_STATES = (JobState.PENDING, JobState.FAILED, JobState.PROCESSING)
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A validated job document, ready to insert. Times are epoch milliseconds."""
+
+    id: str
+    command: str
+    max_retries: int | None = None  # None: take config max-retries at insert
+    priority: int = 0
+    run_at: int | None = None  # None: due now
+    timeout: float | None = None  # None: config job-timeout applies when it runs
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    command: str
+    state: JobState
+    attempts: int
+    max_retries: int
+    priority: int
+    run_at: int
+    timeout: float | None
+    exit_code: int | None
+    last_error: str | None
+    created_at: int
+    updated_at: int
+    worker_id: str | None = None
+    started_at: int | None = None  # of the attempt in progress
+    run_no: int = 0  # executions ever started; numbers the attempt history across DLQ retries
+
+    @property
+    def next_retry_at(self) -> int | None:
+        return self.run_at if self.state == JobState.FAILED else None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What running one command produced. Times are epoch ms; duration is monotonic seconds."""
+
+    exit_code: int | None
+    error: str | None  # None exactly when the attempt succeeded
+    started_at: int
+    finished_at: int
+    duration: float
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Where a finished attempt sends its job: decided by decide.py, written by the store."""
+
+    state: JobState
+    run_at: int | None  # the next due time for FAILED; None keeps the old value
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """One attempt's end, as the engine hands it to the store (guarded by worker and run_no)."""
+
+    job_id: str
+    worker_id: str
+    run_no: int
+    transition: Transition
+    result: RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One row of a job's attempt history."""
+
+    n: int
+    worker_id: str | None
+    started_at: int
+    finished_at: int | None
+    exit_code: int | None
+    error: str | None
+    duration: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: str
+    pid: int
+    host: str
+    concurrency: int
+    started_at: int
+    heartbeat_at: int
+    running: int = 0
+    stop_requested: bool = False

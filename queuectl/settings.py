@@ -1,0 +1,105 @@
+"""Configuration keys: one table drives validation, defaults, `config get/set/list` and help."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import InvalidConfigError
+
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: type  # int or float
+    default: int | float
+    minimum: float
+    help: str
+    exclusive_minimum: bool = False
+
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key("max-retries", int, 3, 0, "retries after the first attempt, for jobs that set none"),
+        Key("backoff-base", float, 2, 1, "a failed attempt n waits backoff-base ** n seconds"),
+        Key("backoff-max", float, 3600, 0, "the longest wait between attempts, in seconds"),
+        Key("job-timeout", float, 0, 0, "seconds an attempt may run when the job sets none; 0 = none"),
+        Key("worker-count", int, 1, 1, "concurrent jobs per `worker start` without --concurrency"),
+        Key("output-limit", int, 1_048_576, 0, "bytes kept per stream per attempt (head + tail)"),
+        Key("kill-grace", float, 2, 0, "seconds between TERM and KILL when a job is stopped"),
+        Key("worker-lease", float, 10, 0, "seconds without a heartbeat before a worker counts as dead",
+            exclusive_minimum=True),
+    )
+}
+
+
+def canonical_key(name: str) -> str:
+    """Accept `max_retries` and `max-retries`; reject anything unknown (exit 2)."""
+    key = name.strip().lower().replace("_", "-")
+    if key not in KEYS:
+        raise InvalidConfigError(f"unknown config key {name!r} (valid: {', '.join(KEYS)})")
+    return key
+
+
+def parse_value(key: str, text: str) -> int | float:
+    spec = KEYS[key]
+    value = _parse_number(spec, text.strip())
+    too_small = value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum
+    if too_small or value > INT64_MAX:
+        relation = ">" if spec.exclusive_minimum else ">="
+        raise InvalidConfigError(f"{key} must be {relation} {format_value(spec.minimum)}, got {text!r}")
+    return value
+
+
+def _parse_number(spec: Key, text: str) -> int | float:
+    try:
+        value = int(text) if spec.kind is int else float(text)
+    except ValueError:
+        noun = "a whole number" if spec.kind is int else "a number"
+        raise InvalidConfigError(f"{spec.name} must be {noun}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidConfigError(f"{spec.name} must be a finite number, got {text!r}")
+    return value
+
+
+def format_value(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective configuration: stored values over defaults."""
+
+    max_retries: int = 3
+    backoff_base: float = 2.0
+    backoff_max: float = 3600.0
+    job_timeout: float = 0.0
+    worker_count: int = 1
+    output_limit: int = 1_048_576
+    kill_grace: float = 2.0
+    worker_lease: float = 10.0
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, str]) -> "Settings":
+        """Stored text was validated on `config set`; a hand-edited bad value falls back to default."""
+        values = {}
+        for key, spec in KEYS.items():
+            try:
+                values[key.replace("-", "_")] = parse_value(key, stored[key])
+            except (KeyError, InvalidConfigError):
+                values[key.replace("-", "_")] = spec.kind(spec.default)
+        return cls(**values)
+
+    def value(self, key: str) -> int | float:
+        return getattr(self, key.replace("-", "_"))
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Five heartbeats per lease: one lost write never makes a live worker look dead."""
+        return self.worker_lease / 5
+
+

@@ -1,0 +1,206 @@
+"""User job documents and flags -> NewJob. Every rule whose violation is exit 2 lives here."""
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import InvalidJobError, UsageError
+from .jobs import NewJob
+from .timeutil import parse_iso
+
+FIELDS = ("id", "command", "max_retries", "priority", "run_at", "delay", "timeout")
+TIMEOUT_ALIASES = ("timeout", "timeout_sec", "timeout_seconds")
+INT32 = 2**31
+MAX_SECONDS = 10 * 365 * 86400  # ten years: far beyond any sane delay, far below overflow
+MAX_ID_LENGTH = 128
+
+
+def looks_like_json(text: str) -> bool:
+    return text.lstrip()[:1] in ("{", "[")
+
+
+def documents_from_arg(text: str) -> list[tuple[str, Any]]:
+    """The positional JOB: a JSON object or array, or else a plain shell command."""
+    if not looks_like_json(text):
+        return [("", {"command": text})]
+    value = _loads(text, "")
+    if isinstance(value, list):
+        return [(f"index {i}", item) for i, item in enumerate(value)]
+    return [("", value)]
+
+
+def documents_from_file(text: str) -> list[tuple[str, Any]]:
+    """--file content: one JSON object, a JSON array of objects, or JSON Lines."""
+    if not text.strip():
+        raise InvalidJobError("no jobs in input")
+    if text.lstrip().startswith("["):
+        value = _loads(text, "")
+        if not isinstance(value, list):
+            raise InvalidJobError("expected a JSON array of jobs")
+        return [(f"index {i}", item) for i, item in enumerate(value)]
+    try:
+        return [("", json.loads(text, parse_constant=_reject_constant))]
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":
+            raise InvalidJobError(f"bad JSON at line {exc.lineno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise InvalidJobError(f"bad JSON: {exc}") from None
+    return _json_lines(text)
+
+
+def _json_lines(text: str) -> list[tuple[str, Any]]:
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    try:  # fast path: one parse for the whole batch
+        values = json.loads("[" + ",".join(line for _, line in numbered) + "]",
+                            parse_constant=_reject_constant)
+        if len(values) == len(numbered):
+            return [(f"line {n}", v) for (n, _), v in zip(numbered, values, strict=True)]
+    except ValueError:
+        pass
+    return [(f"line {n}", _loads(line, f"line {n}")) for n, line in numbered]
+
+
+def _loads(text: str, where: str) -> Any:
+    prefix = f"{where}: " if where else ""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidJobError(f"{prefix}bad JSON: {exc.msg} (column {exc.colno})") from None
+    except ValueError as exc:
+        raise InvalidJobError(f"{prefix}bad JSON: {exc}") from None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def build_jobs(
+    documents: Iterable[tuple[str, Any]], overrides: Mapping[str, Any], *, now: int
+) -> list[NewJob]:
+    jobs = []
+    for where, doc in documents:
+        try:
+            jobs.append(build_job(doc, overrides, now=now))
+        except UsageError as exc:
+            raise InvalidJobError(f"{where}: {exc}" if where else str(exc)) from None
+    _reject_repeated_ids(jobs)
+    return jobs
+
+
+def _reject_repeated_ids(jobs: list[NewJob]) -> None:
+    seen: set[str] = set()
+    for index, job in enumerate(jobs):
+        if job.id in seen:
+            raise InvalidJobError(f"job {index}: id {job.id!r} appears twice in the input")
+        seen.add(job.id)
+
+
+def build_job(doc: Any, overrides: Mapping[str, Any], *, now: int) -> NewJob:
+    fields = _merge(_normalise(doc), overrides)
+    if "run_at" in fields and "delay" in fields:
+        raise InvalidJobError("give run_at or delay, not both")
+    run_at = None
+    if "run_at" in fields:
+        run_at = parse_iso(_string(fields, "run_at"))
+    elif "delay" in fields:
+        run_at = now + round(_seconds(fields, "delay", allow_zero=True) * 1000)
+    return NewJob(
+        id=_job_id(fields),
+        command=_command(fields),
+        max_retries=_int(fields, "max_retries", lo=0) if "max_retries" in fields else None,
+        priority=_int(fields, "priority", lo=-INT32) if "priority" in fields else 0,
+        run_at=run_at,
+        timeout=_seconds(fields, "timeout", allow_zero=False) if "timeout" in fields else None,
+    )
+
+
+def _normalise(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise InvalidJobError(f"a job must be a JSON object, got {_type_name(doc)}")
+    given = [k for k in TIMEOUT_ALIASES if k in doc]
+    if len(given) > 1:
+        raise InvalidJobError(f"give one of {', '.join(given)}, not several")
+    unknown = [k for k in doc if k not in FIELDS and k not in TIMEOUT_ALIASES]
+    if unknown:
+        raise InvalidJobError(f"unknown field {unknown[0]!r} (valid: {', '.join(FIELDS)})")
+    fields = {k: v for k, v in doc.items() if k not in TIMEOUT_ALIASES}
+    if given:
+        fields["timeout"] = doc[given[0]]
+    return fields
+
+
+def _merge(fields: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Flags win; a --run-at flag replaces a document's delay and vice versa."""
+    merged = dict(fields)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in ("run_at", "delay"):
+            merged.pop("delay" if key == "run_at" else "run_at", None)
+        merged[key] = value
+    return merged
+
+
+def _command(fields: dict[str, Any]) -> str:
+    if "command" not in fields:
+        raise InvalidJobError("missing required field 'command'")
+    command = _string(fields, "command")
+    if not command.strip():
+        raise InvalidJobError("command must not be blank")
+    if "\0" in command:
+        raise InvalidJobError("command must not contain a NUL character")
+    return command
+
+
+def _job_id(fields: dict[str, Any]) -> str:
+    if "id" not in fields:
+        return new_job_id()
+    job_id = _string(fields, "id")
+    if not job_id or len(job_id) > MAX_ID_LENGTH:
+        raise InvalidJobError(f"id must be 1 to {MAX_ID_LENGTH} characters")
+    if any(ch.isspace() or not ch.isprintable() for ch in job_id):
+        raise InvalidJobError(f"id must not contain spaces or control characters: {job_id!r}")
+    return job_id
+
+
+def new_job_id() -> str:
+    """Sortable by creation time, unique without coordination (40 random bits per ms)."""
+    from .timeutil import now_ms
+
+    return f"{now_ms():011x}-{os.urandom(5).hex()}"
+
+
+def _string(fields: dict[str, Any], key: str) -> str:
+    value = fields[key]
+    if not isinstance(value, str):
+        raise InvalidJobError(f"{key} must be a string, got {_type_name(value)}")
+    return value
+
+
+def _int(fields: dict[str, Any], key: str, *, lo: int) -> int:
+    value = fields[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJobError(f"{key} must be a whole number, got {_type_name(value)}")
+    if not lo <= value < INT32:
+        raise InvalidJobError(f"{key} must be between {lo} and {INT32 - 1}, got {value}")
+    return value
+
+
+def _seconds(fields: dict[str, Any], key: str, *, allow_zero: bool) -> float:
+    value = fields[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidJobError(f"{key} must be a number of seconds, got {_type_name(value)}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        relation = ">= 0" if allow_zero else "> 0"
+        raise InvalidJobError(f"{key} must be {relation}, got {value}")
+    if value > MAX_SECONDS:
+        raise InvalidJobError(f"{key} must be at most {MAX_SECONDS} seconds, got {value}")
+    return float(value)
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+             list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,38 @@
+"""Time in queuectl: integer milliseconds since the Unix epoch (UTC) everywhere inside.
+
+Only the edges convert: ISO-8601 with a `Z` and milliseconds for output, ISO-8601 with an
+offset for input. Wall-clock `now` is injectable so the store and `decide` can be tested.
+"""
+
+import time
+from datetime import UTC, datetime
+
+from .errors import UsageError
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def format_ms(ms: int | None) -> str | None:
+    """2026-11-22T10:30:00.123Z, or None for None."""
+    if ms is None:
+        return None
+    seconds, millis = divmod(ms, 1000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{stamp}.{millis:03d}Z"
+
+
+def parse_iso(text: str) -> int:
+    """Parse ISO-8601 with an explicit offset or Z into epoch milliseconds."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"not an ISO-8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"time needs an offset or Z: {text!r}")
+    return round(moment.astimezone(UTC).timestamp() * 1000)
+
+
+def seconds_between(start_ms: int, end_ms: int) -> float:
+    return round((end_ms - start_ms) / 1000, 3)
