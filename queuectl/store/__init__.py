@@ -1,0 +1,43 @@
+"""open_store(url) picks the backend from the URL; backends are imported only when used."""
+
+import os
+from pathlib import Path
+
+from ..errors import UsageError
+from .base import Store
+
+
+def default_path() -> Path:
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return Path(data_home) / "queuectl" / "queue.db"
+
+
+def resolve(value: str | None) -> str:
+    """--db, else QUEUECTL_DB, else the default path."""
+    return value or os.environ.get("QUEUECTL_DB") or str(default_path())
+
+
+def sqlite_path(value: str) -> Path | None:
+    """The file behind a plain path or sqlite:///abs/path URL; None for other schemes."""
+    if value.startswith("sqlite://"):
+        rest = value[len("sqlite://"):]
+        if not rest.startswith("/") or rest == "/":
+            raise UsageError(f"bad SQLite URL {value!r}: use sqlite:///absolute/path.db")
+        return Path(rest)
+    if "://" in value:
+        return None
+    if not value.strip():
+        raise UsageError("the store path is empty")
+    return Path(value).expanduser().absolute()
+
+
+async def open_store(value: str) -> Store:
+    path = sqlite_path(value)
+    if path is not None:
+        from .sqlite import SqliteStore
+
+        return await SqliteStore.open(path)
+    scheme = value.split("://", 1)[0]
+    if scheme in ("postgresql", "postgres"):
+        raise UsageError("the PostgreSQL backend is not available in this version")
+    raise UsageError(f"unknown store URL scheme {scheme!r} (use a path or sqlite:///path)")

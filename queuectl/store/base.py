@@ -1,0 +1,100 @@
+"""The store interface: job-level verbs, keyword-only, `now` (epoch ms) passed in.
+
+Every backend implements these and passes tests/store_contract.py. Writes that end an attempt
+are guarded by (job id, state 'processing', worker id, run_no) so a stale worker can never
+overwrite a newer attempt.
+"""
+
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..jobs import Attempt, Finish, Job, JobState, NewJob, WorkerInfo
+
+
+@dataclass(frozen=True)
+class Started:
+    """An attempt's process group, recorded so a rescuer on the same host can kill it."""
+
+    job_id: str
+    worker_id: str
+    run_no: int
+    pid: int
+
+
+@dataclass(frozen=True)
+class Rescued:
+    job_id: str
+    state: JobState  # pending again, or dead when the lost attempt was its last
+    pid: int | None  # process group of the lost attempt, if it was recorded
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class Metrics:
+    completed_last_minute: int
+    failed_last_minute: int
+    completed_last_hour: int
+    failed_last_hour: int
+    mean_duration: float | None
+    p95_duration: float | None
+
+
+@dataclass(frozen=True)
+class Output:
+    attempt: int
+    stdout: bytes
+    stderr: bytes
+
+
+class Subscription(Protocol):
+    async def close(self) -> None: ...
+
+
+class Store(Protocol):
+    url: str
+
+    async def close(self) -> None: ...
+
+    # jobs
+    async def insert_jobs(self, jobs: Sequence[NewJob], *, now: int) -> list[Job]: ...
+    async def claim_jobs(self, *, worker_id: str, limit: int, now: int) -> list[Job]: ...
+    async def record_started(self, starts: Sequence[Started]) -> None: ...
+    async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int: ...
+    async def requeue_interrupted(
+        self, *, worker_id: str, jobs: Collection[tuple[str, int]], now: int
+    ) -> int: ...
+    async def rescue_lost_jobs(
+        self, *, dead_workers: Collection[tuple[str, int]], now: int
+    ) -> list[Rescued]:
+        """Remove the given (worker id, last heartbeat seen) rows whose heartbeat has not moved,
+        then return every job held by a worker with no row to the queue (the lost attempt counts)."""
+        ...
+    async def retry_dead(self, ids: Sequence[str] | None, *, now: int) -> list[str]: ...
+
+    # reading
+    async def get_job(self, job_id: str) -> Job: ...
+    def iter_jobs(
+        self, *, state: JobState | None = None, limit: int | None = None
+    ) -> AsyncIterator[Job]: ...
+    async def count_by_state(self) -> dict[str, int]: ...
+    async def next_due_at(self) -> int | None: ...
+    async def attempts(self, job_id: str) -> list[Attempt]: ...
+    async def output(self, job_id: str, attempt: int | None) -> Output: ...
+    async def metrics(self, *, now: int) -> Metrics: ...
+
+    # config
+    async def get_config(self) -> dict[str, str]: ...
+    async def set_config(self, key: str, value: str) -> None: ...
+
+    # workers
+    async def register_worker(self, info: WorkerInfo) -> None: ...
+    async def heartbeat(self, *, worker_id: str, running: int, now: int) -> bool | None: ...
+    async def deregister_worker(self, worker_id: str) -> None: ...
+    async def list_workers(self) -> list[WorkerInfo]: ...
+    async def request_stop(self) -> list[str]: ...
+    async def subscribe(self, worker_id: str, on_wakeup: Callable[[bytes], None]) -> Subscription:
+        """Call on_wakeup(b"jobs" | b"stop") when work arrives or a stop is requested.
+
+        Best effort: the engine polls as a fallback, so a lost wake-up only costs latency."""
+        ...

@@ -1,0 +1,182 @@
+"""SQLite file preparation and versioned migrations (PRAGMA user_version).
+
+Synchronous on purpose: it runs once when a store is opened, before any worker task exists,
+and the lean one-shot CLI path shares it without importing asyncio.
+"""
+
+import os
+import sqlite3
+from pathlib import Path
+
+from ..errors import StoreError
+
+BUSY_TIMEOUT_S = 30.0  # writers queue behind each other; users never see "database is locked"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: jobs, their attempt history and output, workers, config, O(1) counts per state
+    """
+    CREATE TABLE jobs (
+        seq         INTEGER PRIMARY KEY,
+        id          TEXT NOT NULL UNIQUE,
+        command     TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        max_retries INTEGER NOT NULL,
+        priority    INTEGER NOT NULL DEFAULT 0,
+        run_at      INTEGER NOT NULL,
+        timeout     REAL,
+        exit_code   INTEGER,
+        last_error  TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        worker_id   TEXT,
+        started_at  INTEGER,
+        run_no      INTEGER NOT NULL DEFAULT 0,
+        pid         INTEGER
+    );
+    -- the claim query walks this index in order and stops after LIMIT due rows
+    CREATE INDEX jobs_due ON jobs (priority DESC, run_at, seq) WHERE state IN ('pending', 'failed');
+    CREATE INDEX jobs_state ON jobs (state, seq);
+
+    CREATE TABLE attempts (
+        job_id      TEXT NOT NULL REFERENCES jobs (id),
+        n           INTEGER NOT NULL,
+        worker_id   TEXT,
+        started_at  INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        ok          INTEGER NOT NULL,
+        exit_code   INTEGER,
+        error       TEXT,
+        duration    REAL,
+        stdout      BLOB,
+        stderr      BLOB,
+        UNIQUE (job_id, n)
+    );
+    -- status metrics read only this covering index, never the output blobs
+    CREATE INDEX attempts_finished ON attempts (finished_at, ok, duration);
+
+    CREATE TABLE workers (
+        id             TEXT PRIMARY KEY,
+        pid            INTEGER NOT NULL,
+        host           TEXT NOT NULL,
+        concurrency    INTEGER NOT NULL,
+        started_at     INTEGER NOT NULL,
+        heartbeat_at   INTEGER NOT NULL,
+        running        INTEGER NOT NULL DEFAULT 0,
+        stop_requested INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE job_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    INSERT INTO job_counts (state, n)
+        VALUES ('pending', 0), ('processing', 0), ('completed', 0), ('failed', 0), ('dead', 0);
+    CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+        UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
+    END;
+    CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs
+    WHEN OLD.state <> NEW.state BEGIN
+        UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
+        UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
+    END;
+    CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+        UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
+    END;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+OUR_TABLES = {"jobs", "attempts", "workers", "config", "job_counts"}
+
+
+def prepare_file(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) on first use; SQLite creates -wal/-shm alike."""
+    folder = path.parent
+    if not folder.exists():
+        try:
+            folder.mkdir(mode=0o700, parents=True)
+            folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+        except OSError as exc:
+            raise StoreError(f"cannot create {folder}: {exc.strerror}") from None
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror}") from None
+
+
+def configure(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across app crashes
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION; safe when several processes open a new store at once."""
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")  # persistent in the file
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _apply_missing(conn, path)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(describe(exc, path)) from None
+
+
+def _apply_missing(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has schema version {version}, newer than this queuectl understands "
+            f"({SCHEMA_VERSION}); upgrade queuectl"
+        )
+    if version == 0:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables - OUR_TABLES:
+            raise StoreError(f"{path} is an SQLite database but not a queuectl store")
+    for number in range(version, SCHEMA_VERSION):
+        for statement in _statements(MIGRATIONS[number]):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (sqlite3.complete_statement keeps triggers whole)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s]
+
+
+def describe(exc: sqlite3.Error, path: Path) -> str:
+    text = str(exc)
+    if "file is not a database" in text:
+        return f"{path} is not a queuectl store (not an SQLite database)"
+    if "readonly" in text or "read-only" in text:
+        return f"{path} is read-only: {text}"
+    if "unable to open" in text:
+        return f"cannot open {path}: {text}"
+    return f"store {path}: {text}"
+
+
+def open_sync(path: Path) -> sqlite3.Connection:
+    """A configured, migrated synchronous connection (autocommit; explicit transactions)."""
+    prepare_file(path)
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        configure(conn)
+    except sqlite3.Error as exc:
+        raise StoreError(describe(exc, path)) from None
+    migrate(conn, path)
+    return conn
