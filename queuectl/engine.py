@@ -1,0 +1,317 @@
+"""The worker: one event loop, N job slots, batched claims and group-committed outcomes.
+
+Tasks: the claim loop (this coroutine), one task per running job (a slot), and three named
+side tasks -- heartbeat, rescuer, flusher -- in one TaskGroup, so a side task that dies stops
+the worker loudly instead of leaving it half alive.
+
+Wake-ups: a doorbell from the store (enqueue, retry, stop), a slot freeing, and the earliest
+known `run_at` (a heap); polling every POLL_S is only the fallback.
+"""
+
+import asyncio
+import contextlib
+import heapq
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from .decide import decide
+from .jobs import UNFINISHED_STATES, Finish, Job, JobState, RunResult, WorkerInfo
+from .runner import run_command
+from .settings import Settings
+from .store.base import Started, Store
+from .store.doorbell import STOP
+from .timeutil import format_ms, now_ms
+from .workers import is_alive
+
+POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
+START_RECORD_DELAY_S = 0.1  # pids of jobs still running after this are written to the store
+HEAP_LIMIT = 1024
+
+Runner = Callable[..., Awaitable[RunResult]]
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        settings: Settings,
+        concurrency: int,
+        drain: bool = False,
+        runner: Runner = run_command,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store, self.settings, self.concurrency, self.drain = store, settings, concurrency, drain
+        self.runner = runner
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.worker_id = f"{self.host}-{self.pid}-{os.urandom(2).hex()}"
+        self._log = log or _stderr_line
+        self._slots: dict[str, tuple[Job, asyncio.Task]] = {}
+        self._wake = asyncio.Event()
+        self._heap: list[int] = []
+        self._finishes: list[tuple[Finish, asyncio.Future]] = []
+        self._starts: dict[tuple[str, int], Started] = {}
+        self._flush_wanted = asyncio.Event()
+        self._beat_now = asyncio.Event()
+        self._interrupted: list[tuple[str, int]] = []
+        self._stopping = False
+        self._exit_code = 0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until stopped (or drained). Returns the process exit code."""
+        await self.store.register_worker(self._info(now_ms()))
+        subscription = await self.store.subscribe(self.worker_id, self._on_bell)
+        self.log(f"worker {self.worker_id} started: concurrency {self.concurrency}, "
+                 f"store {self.store.url}")
+        try:
+            async with asyncio.TaskGroup() as group:
+                side = [
+                    group.create_task(self._heartbeat_loop(), name="heartbeat"),
+                    group.create_task(self._rescue_loop(), name="rescuer"),
+                    group.create_task(self._flush_loop(), name="flusher"),
+                ]
+                await self._claim_loop(group)
+                await self._wait_for_slots()
+                for task in side:
+                    task.cancel()
+        finally:
+            with contextlib.suppress(Exception):
+                await self._flush()  # outcomes still buffered when a hard stop cut in
+            await self._requeue_interrupted()
+            await subscription.close()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.deregister_worker(self.worker_id))
+        self.log(f"worker {self.worker_id} stopped")
+        return self._exit_code
+
+    def stop(self, *, hard: bool = False, exit_code: int = 0) -> None:
+        """Soft: claim nothing new, let running jobs finish. Hard: kill them and requeue."""
+        if hard:
+            self._exit_code = exit_code
+            for _, task in list(self._slots.values()):
+                task.cancel()
+        elif not self._stopping:
+            self.log(f"stopping: waiting for {len(self._slots)} running job(s); "
+                     "signal again to kill them")
+        self._stopping = True
+        self._wake.set()
+
+    def on_signal(self, signum: int) -> None:
+        """First signal: soft stop. Second: hard stop, exit 128 + signal number."""
+        self.stop(hard=self._stopping, exit_code=128 + signum)
+
+    # -- claiming -----------------------------------------------------------------------
+
+    async def _claim_loop(self, group: asyncio.TaskGroup) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            free = self.concurrency - len(self._slots)
+            if free <= 0:
+                await self._wake.wait()
+                continue
+            jobs = await self.store.claim_jobs(worker_id=self.worker_id, limit=free, now=now_ms())
+            if self._stopping:  # a stop arrived during the claim: hand these back uncharged
+                self._interrupted.extend((job.id, job.run_no) for job in jobs)
+                return
+            for job in jobs:
+                self._start_slot(group, job)
+            if len(jobs) == free:
+                continue
+            if self.drain and not self._slots and await self._drained():
+                self.log("drained: no pending, failed or processing jobs left")
+                return
+            await self._idle_wait()
+
+    async def _idle_wait(self) -> None:
+        """Sleep until a doorbell, a freed slot, the next known run_at, or the poll fallback."""
+        due = await self.store.next_due_at()
+        if due is not None:
+            self._remember_wakeup(due)
+        now = now_ms()
+        while self._heap and self._heap[0] <= now:
+            heapq.heappop(self._heap)
+        timeout = POLL_S
+        if self._heap:
+            timeout = min(timeout, (self._heap[0] - now) / 1000)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(timeout, 0.001))
+
+    def _remember_wakeup(self, at: int) -> None:
+        if at in self._heap:
+            return
+        heapq.heappush(self._heap, at)
+        if len(self._heap) > HEAP_LIMIT:  # keep the earliest half; the store knows the rest
+            self._heap = heapq.nsmallest(HEAP_LIMIT // 2, self._heap)
+
+    async def _drained(self) -> bool:
+        counts = await self.store.count_by_state()
+        return not any(counts[state] for state in UNFINISHED_STATES)
+
+    async def _wait_for_slots(self) -> None:
+        while self._slots:
+            await asyncio.wait([task for _, task in self._slots.values()])
+
+    # -- one job --------------------------------------------------------------------------
+
+    def _start_slot(self, group: asyncio.TaskGroup, job: Job) -> None:
+        task = group.create_task(self._run_slot(job), name=f"job {job.id}")
+        self._slots[job.id] = (job, task)
+
+    async def _run_slot(self, job: Job) -> None:
+        try:
+            result = await self._execute(job)
+            await self._conclude(job, result)
+        except asyncio.CancelledError:
+            self._interrupted.append((job.id, job.run_no))
+            self.log_job("requeued", job, "interrupted by a hard stop; attempt not counted")
+        finally:
+            self._slots.pop(job.id, None)
+            self._wake.set()
+
+    async def _execute(self, job: Job) -> RunResult:
+        self.log_job("started", job)
+        timeout = job.timeout or self.settings.job_timeout or None
+        try:
+            return await self.runner(
+                job.command,
+                timeout=timeout,
+                output_limit=self.settings.output_limit,
+                kill_grace=self.settings.kill_grace,
+                on_spawn=partial(self._note_started, job),
+            )
+        except (OSError, ValueError, RuntimeError) as exc:  # e.g. out of file descriptors
+            now = now_ms()
+            return RunResult(None, f"could not run: {exc}", now, now, 0.0)
+
+    async def _conclude(self, job: Job, result: RunResult) -> None:
+        transition = decide(
+            attempts=job.attempts, max_retries=job.max_retries, result=result,
+            base=self.settings.backoff_base, cap=self.settings.backoff_max, now=result.finished_at,
+        )
+        if transition.run_at is not None:
+            self._remember_wakeup(transition.run_at)
+        await self._persist(Finish(job.id, self.worker_id, job.run_no, transition, result))
+        self.log_job(transition.state.value, job, _describe(result, transition))
+
+    # -- persistence (group commit) -----------------------------------------------------
+
+    async def _persist(self, finish: Finish) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._finishes.append((finish, future))
+        self._flush_wanted.set()
+        await future
+
+    def _note_started(self, job: Job, pid: int) -> None:
+        self._starts[(job.id, job.run_no)] = Started(job.id, self.worker_id, job.run_no, pid)
+        if len(self._starts) == 1:
+            asyncio.get_running_loop().call_later(START_RECORD_DELAY_S, self._flush_wanted.set)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._finishes = self._finishes, []
+        finished = {(f.job_id, f.run_no) for f, _ in batch}
+        starts = [s for key, s in self._starts.items() if key not in finished]
+        self._starts.clear()
+        try:
+            if starts:
+                await asyncio.shield(self.store.record_started(starts))
+            if batch:
+                await asyncio.shield(self.store.finish_jobs([f for f, _ in batch], now=now_ms()))
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+        for _, future in batch:
+            future.set_result(None)
+
+    async def _requeue_interrupted(self) -> None:
+        if not self._interrupted:
+            return
+        jobs, self._interrupted = self._interrupted, []
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self.store.requeue_interrupted(
+                worker_id=self.worker_id, jobs=jobs, now=now_ms()))
+
+    # -- heartbeat and rescue -----------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._beat_now.wait(), self.settings.heartbeat_interval)
+            self._beat_now.clear()
+            stop = await self.store.heartbeat(
+                worker_id=self.worker_id, running=len(self._slots), now=now_ms())
+            if stop is None:
+                self.log("this worker was presumed dead and its row removed; registering again")
+                await self.store.register_worker(self._info(now_ms()))
+            elif stop and not self._stopping:
+                self.log("stop requested by `queuectl worker stop`")
+                self.stop()
+
+    async def _rescue_loop(self) -> None:
+        while True:
+            await self.rescue_once()
+            await asyncio.sleep(self.settings.heartbeat_interval)
+
+    async def rescue_once(self) -> int:
+        """Return jobs of dead workers to the queue; kill their process groups on this host."""
+        now = now_ms()
+        workers = await self.store.list_workers()
+        dead = [w for w in workers if w.id != self.worker_id and not is_alive(
+            w, now=now, lease_s=self.settings.worker_lease, host=self.host)]
+        local = {w.id for w in workers if w.host == self.host}
+        rescued = await self.store.rescue_lost_jobs(
+            dead_workers=[(w.id, w.heartbeat_at) for w in dead], now=now)
+        for job in rescued:
+            if job.pid and job.worker_id in local:
+                _kill_group(job.pid)
+            self.log(f"rescued  {job.id} from lost worker {job.worker_id} -> {job.state}")
+        if rescued:
+            self._wake.set()
+        return len(rescued)
+
+    def _on_bell(self, message: bytes) -> None:
+        if message == STOP:
+            self._beat_now.set()  # the heartbeat reads stop_requested from the store
+        self._wake.set()
+
+    def _info(self, now: int) -> WorkerInfo:
+        return WorkerInfo(self.worker_id, self.pid, self.host, self.concurrency, now, now,
+                          len(self._slots))
+
+    # -- logging ------------------------------------------------------------------------
+
+    def log(self, text: str) -> None:
+        self._log(f"{format_ms(now_ms())} {text}")
+
+    def log_job(self, event: str, job: Job, detail: str = "") -> None:
+        self.log(f"{event:<9} {job.id} attempt {job.attempts}" + (f": {detail}" if detail else ""))
+
+
+def _describe(result: RunResult, transition) -> str:
+    took = f"{result.duration:.3f}s"
+    if transition.state == JobState.COMPLETED:
+        return f"exit 0 in {took}"
+    if transition.state == JobState.FAILED:
+        return f"{result.error} in {took}; retry at {format_ms(transition.run_at)}"
+    return f"{result.error} in {took}; moved to the dead letter queue"
+
+
+def _stderr_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, 9)
