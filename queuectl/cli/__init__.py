@@ -1,0 +1,1 @@
+"""The typer CLI: parse, call one core function, format. Nothing else lives here."""

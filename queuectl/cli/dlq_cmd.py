@@ -1,0 +1,46 @@
+"""dlq list | retry."""
+
+import sys
+
+import typer
+
+from ..errors import UsageError
+from .context import with_store
+from .output import JOB_HEADERS, job_dict, job_row, print_json, print_table
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("list")
+def list_dead(ctx: typer.Context,
+              json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout.")) -> None:
+    """Jobs in the dead letter queue."""
+    from ..jobs import JobState
+
+    async def fetch(store):
+        return [j async for j in store.iter_jobs(state=JobState.DEAD)]
+
+    jobs = with_store(ctx, fetch)
+    if json_out:
+        print_json([job_dict(j) for j in jobs])
+    elif jobs:
+        print_table(JOB_HEADERS, [job_row(j) for j in jobs], state_column=1)
+    else:
+        sys.stderr.write("the dead letter queue is empty\n")
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    ids: list[str] = typer.Argument(None, metavar="ID...", help="Dead jobs to run again."),
+    all_: bool = typer.Option(False, "--all", help="Retry every dead job."),
+) -> None:
+    """Move dead jobs back to pending with attempts reset to 0 (history is kept)."""
+    from ..timeutil import now_ms
+
+    if bool(ids) == all_:
+        raise UsageError("give job ids or --all, exactly one")
+    retried = with_store(ctx, lambda store: store.retry_dead(None if all_ else ids, now=now_ms()))
+    sys.stdout.write("".join(f"{job_id}\n" for job_id in retried))
+    if all_ and not retried:
+        sys.stderr.write("the dead letter queue is empty\n")

@@ -1,0 +1,183 @@
+"""enqueue, list, show, logs, status."""
+
+import sys
+from dataclasses import replace
+
+import typer
+
+from ..errors import UsageError
+from .context import load_settings, with_store
+from .output import (
+    JOB_HEADERS,
+    attempt_dict,
+    job_dict,
+    job_row,
+    metrics_dict,
+    print_json,
+    print_table,
+    worker_dict,
+)
+
+JSON_FLAG = typer.Option(False, "--json", help="Print JSON on stdout.")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (enqueue, list_jobs, show, logs, status):
+        name = "list" if command is list_jobs else command.__name__
+        app.command(name=name)(command)
+
+
+def enqueue(
+    ctx: typer.Context,
+    job: str = typer.Argument(None, help="A JSON job object (or array), or a plain shell command."),
+    file: str = typer.Option(None, "--file", "-f", help="Enqueue many: JSON, array or JSON Lines; - = stdin."),
+    id: str = typer.Option(None, "--id", help="Job id (generated when absent)."),
+    max_retries: int = typer.Option(None, "--max-retries", help="Retries after the first attempt."),
+    priority: int = typer.Option(None, "--priority", help="Higher runs first."),
+    run_at: str = typer.Option(None, "--run-at", help="ISO-8601 time with offset or Z."),
+    delay: float = typer.Option(None, "--delay", help="Seconds from now."),
+    timeout: float = typer.Option(None, "--timeout", help="Seconds an attempt may run."),
+    json_out: bool = JSON_FLAG,
+) -> None:
+    """Add jobs to the queue; prints their ids."""
+    from ..spec import build_jobs, documents_from_arg, documents_from_file
+    from ..timeutil import now_ms
+
+    if (job is None) == (file is None):
+        raise UsageError("give a JOB argument or --file, exactly one")
+    documents = documents_from_arg(job) if file is None else documents_from_file(_read(file))
+    overrides = {"id": id, "max_retries": max_retries, "priority": priority,
+                 "run_at": run_at, "delay": delay, "timeout": timeout}
+    if id is not None and len(documents) > 1:
+        raise UsageError("--id names one job, but the input holds several")
+    new_jobs = build_jobs(documents, overrides, now=now_ms())
+
+    async def insert(store):
+        default = (await load_settings(store)).max_retries
+        filled = [j if j.max_retries is not None else replace(j, max_retries=default)
+                  for j in new_jobs]
+        return await store.insert_jobs(filled, now=now_ms())
+
+    jobs = with_store(ctx, insert)
+    if not json_out:
+        sys.stdout.write("".join(f"{j.id}\n" for j in jobs))
+    elif file is None and job.lstrip().startswith("{"):
+        print_json(job_dict(jobs[0]))
+    else:
+        print_json([job_dict(j) for j in jobs])
+
+
+def _read(path: str) -> str:
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def list_jobs(
+    ctx: typer.Context,
+    state: str = typer.Option(None, "--state", "-s", help="Only jobs in this state."),
+    limit: int = typer.Option(None, "--limit", "-n", help="At most this many jobs."),
+    json_out: bool = JSON_FLAG,
+) -> None:
+    """Jobs in enqueue order."""
+    from ..jobs import STATES, JobState
+
+    if state is not None and state not in STATES:
+        raise UsageError(f"unknown state {state!r} (valid: {', '.join(STATES)})")
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
+
+    async def fetch(store):
+        return [j async for j in store.iter_jobs(state=state and JobState(state), limit=limit)]
+
+    jobs = with_store(ctx, fetch)
+    if json_out:
+        print_json([job_dict(j) for j in jobs])
+    elif jobs:
+        print_table(JOB_HEADERS, [job_row(j) for j in jobs], state_column=1)
+    else:
+        sys.stderr.write("no jobs\n")
+
+
+def show(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
+         json_out: bool = JSON_FLAG) -> None:
+    """One job with its attempt history."""
+
+    async def fetch(store):
+        return await store.get_job(job_id), await store.attempts(job_id)
+
+    job, history = with_store(ctx, fetch)
+    document = job_dict(job) | {"history": [attempt_dict(a) for a in history]}
+    if json_out:
+        print_json(document)
+        return
+    for key, value in document.items():
+        if key != "history":
+            sys.stdout.write(f"{key:<14}{'-' if value is None else value}\n")
+    if history:
+        sys.stdout.write("\n")
+        rows = [[a["attempt"], a["started_at"], a["finished_at"] or "-",
+                 "-" if a["exit_code"] is None else a["exit_code"],
+                 "-" if a["duration"] is None else f"{a['duration']:.3f}s", a["error"] or "-"]
+                for a in document["history"]]
+        print_table(["#", "STARTED", "FINISHED", "EXIT", "DURATION", "ERROR"], rows)
+
+
+def logs(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
+         attempt: int = typer.Option(None, "--attempt", "-a", help="Attempt number (default: latest).")) -> None:
+    """Captured stdout (to stdout) and stderr (to stderr) of an attempt."""
+    if attempt is not None and attempt < 1:
+        raise UsageError("--attempt must be at least 1")
+    output = with_store(ctx, lambda store: store.output(job_id, attempt))
+    sys.stdout.flush()
+    sys.stdout.buffer.write(output.stdout)
+    sys.stdout.buffer.flush()
+    sys.stderr.buffer.write(output.stderr)
+    sys.stderr.buffer.flush()
+
+
+def status(ctx: typer.Context, json_out: bool = JSON_FLAG) -> None:
+    """Jobs per state, the DLQ, live workers and recent execution metrics."""
+    from ..timeutil import now_ms
+    from .worker_cmd import live_workers
+
+    async def fetch(store):
+        now = now_ms()
+        settings = await load_settings(store)
+        return (await store.count_by_state(), await live_workers(store, settings, now),
+                await store.metrics(now=now))
+
+    counts, workers, metrics = with_store(ctx, fetch)
+    document = {
+        "jobs": counts | {"total": sum(counts.values())},
+        "dlq": counts["dead"],
+        "workers": [worker_dict(w) for w in workers],
+        "metrics": metrics_dict(metrics),
+    }
+    if json_out:
+        print_json(document)
+    else:
+        _print_status(document)
+
+
+def _print_status(doc: dict) -> None:
+    from .output import paint
+
+    jobs = doc["jobs"]
+    print_table(["STATE", "JOBS"], [[s, n] for s, n in jobs.items()], state_column=0)
+    m = doc["metrics"]
+    mean = "-" if m["mean_duration"] is None else f"{m['mean_duration']:.3f}s"
+    p95 = "-" if m["p95_duration"] is None else f"{m['p95_duration']:.3f}s"
+    sys.stdout.write(
+        f"\nDLQ: {paint(str(doc['dlq']), 'dead' if doc['dlq'] else '')}   "
+        f"workers: {len(doc['workers'])} active, "
+        f"{sum(w['running'] for w in doc['workers'])} jobs running\n"
+        f"last minute: {m['completed_last_minute']} completed, {m['failed_last_minute']} failed   "
+        f"last hour: {m['completed_last_hour']} completed, {m['failed_last_hour']} failed\n"
+        f"duration (last hour): mean {mean}, p95 {p95}\n"
+    )

@@ -1,0 +1,117 @@
+"""Formatting for humans (plain aligned tables, colour only on a TTY) and scripts (JSON)."""
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..jobs import Attempt, Job, WorkerInfo
+from ..store.base import Metrics
+from ..timeutil import format_ms
+
+STATE_COLOURS = {"pending": "33", "processing": "36", "completed": "32", "failed": "35",
+                 "dead": "31"}
+
+
+def colour_enabled() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def paint(text: str, state: str) -> str:
+    code = STATE_COLOURS.get(state)
+    return f"\033[{code}m{text}\033[0m" if code and colour_enabled() else text
+
+
+def number(value: float | None) -> float | int | None:
+    """2.0 -> 2 so JSON and tables read naturally."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "command": job.command,
+        "state": job.state.value,
+        "attempts": job.attempts,
+        "max_retries": job.max_retries,
+        "created_at": format_ms(job.created_at),
+        "updated_at": format_ms(job.updated_at),
+        "priority": job.priority,
+        "run_at": format_ms(job.run_at),
+        "next_retry_at": format_ms(job.next_retry_at),
+        "timeout": number(job.timeout),
+        "exit_code": job.exit_code,
+        "last_error": job.last_error,
+        "worker": job.worker_id,
+    }
+
+
+def attempt_dict(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.n,
+        "worker": attempt.worker_id,
+        "started_at": format_ms(attempt.started_at),
+        "finished_at": format_ms(attempt.finished_at),
+        "exit_code": attempt.exit_code,
+        "error": attempt.error,
+        "duration": attempt.duration,
+    }
+
+
+def worker_dict(worker: WorkerInfo) -> dict[str, Any]:
+    return {
+        "id": worker.id,
+        "pid": worker.pid,
+        "host": worker.host,
+        "concurrency": worker.concurrency,
+        "started_at": format_ms(worker.started_at),
+        "last_heartbeat": format_ms(worker.heartbeat_at),
+        "running": worker.running,
+    }
+
+
+def metrics_dict(metrics: Metrics) -> dict[str, Any]:
+    return {
+        "completed_last_minute": metrics.completed_last_minute,
+        "failed_last_minute": metrics.failed_last_minute,
+        "completed_last_hour": metrics.completed_last_hour,
+        "failed_last_hour": metrics.failed_last_hour,
+        "mean_duration": metrics.mean_duration,
+        "p95_duration": metrics.p95_duration,
+    }
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *,
+                state_column: int | None = None) -> None:
+    rows = [list(map(str, row)) for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
+        if state_column is not None:
+            cells[state_column] = paint(cells[state_column], row[state_column])
+        lines.append("  ".join(cells).rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def short(text: str | None, width: int) -> str:
+    if text is None:
+        return "-"
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def job_row(job: Job) -> list[str]:
+    when = format_ms(job.run_at) or "-"
+    return [job.id, job.state.value, str(job.attempts), str(job.priority), when,
+            short(job.command, 40), short(job.last_error, 30)]
+
+
+JOB_HEADERS = ["ID", "STATE", "ATTEMPTS", "PRIORITY", "RUN AT", "COMMAND", "LAST ERROR"]
