@@ -36,7 +36,7 @@ demo: $(STAMP)  ## enqueue sample jobs, run a worker until they are done, show s
 	@QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl logs hello
 
 test: $(STAMP)  ## run the whole test suite (unit, store contract, engine, end to end)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not soak"
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check queuectl tests benchmarks
