@@ -1,4 +1,4 @@
-"""Console entry point: run the typer app and turn every failure into one line + exit code."""
+"""Console entry point: dispatch, and turn every failure into one `error:` line + exit code."""
 
 import os
 import sys
@@ -11,29 +11,47 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(args: list[str], debug: bool) -> int:
-    from typer import main as typer_main
-
     from ..errors import QueuectlError
-    from .app import ClickException, build_app
+    from .enqueue_core import enqueue, lean_arguments
 
     try:
-        command = typer_main.get_command(build_app())
-        result = command.main(args=args, prog_name="queuectl", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        lean = lean_arguments(args)
+        if lean is not None:  # the hot one-shot path: no typer, no asyncio
+            enqueue(**lean)
+            return 0
+        return _run_typer(args)
     except QueuectlError as exc:
         return _fail(str(exc), exc.exit_code, debug)
-    except ClickException as exc:
-        return _fail(exc.format_message(), exc.exit_code, debug)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         _silence_stdout()
         return 1
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a trace
-        leaf = _first_leaf(exc)
-        if isinstance(leaf, QueuectlError):
-            return _fail(str(leaf), leaf.exit_code, debug)
-        return _fail(f"unexpected {type(leaf).__name__}: {leaf}", 1, debug)
+    except Exception as exc:  # noqa: BLE001 - see _unexpected
+        return _unexpected(exc, debug)
+
+
+def _run_typer(args: list[str]) -> int:
+    from typer import main as typer_main
+
+    from .app import build_app
+
+    command = typer_main.get_command(build_app())
+    result = command.main(args=args, prog_name="queuectl", standalone_mode=False)
+    return result if isinstance(result, int) else 0
+
+
+def _unexpected(exc: BaseException, debug: bool) -> int:
+    """Click usage errors carry their own exit code (2); anything else is one line, exit 1."""
+    from ..errors import QueuectlError
+    from .app import ClickException
+
+    leaf = _first_leaf(exc)
+    if isinstance(leaf, QueuectlError):
+        return _fail(str(leaf), leaf.exit_code, debug)
+    if isinstance(leaf, ClickException):
+        return _fail(leaf.format_message(), leaf.exit_code, debug)
+    return _fail(f"unexpected {type(leaf).__name__}: {leaf}", 1, debug)
 
 
 def _fail(message: str, code: int, debug: bool) -> int:
@@ -41,8 +59,8 @@ def _fail(message: str, code: int, debug: bool) -> int:
         import traceback
 
         traceback.print_exc()
-    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
-    sys.stderr.write(f"error: {first_line}\n")
+    lines = message.strip().splitlines()
+    sys.stderr.write(f"error: {lines[0] if lines else 'failed'}\n")
     return code
 
 

@@ -1,7 +1,6 @@
 """enqueue, list, show, logs, status."""
 
 import sys
-from dataclasses import replace
 
 import typer
 
@@ -30,7 +29,8 @@ def register(app: typer.Typer) -> None:
 def enqueue(
     ctx: typer.Context,
     job: str = typer.Argument(None, help="A JSON job object (or array), or a plain shell command."),
-    file: str = typer.Option(None, "--file", "-f", help="Enqueue many: JSON, array or JSON Lines; - = stdin."),
+    file: str = typer.Option(None, "--file", "-f",
+                             help="Enqueue many: JSON, array or JSON Lines; - = stdin."),
     id: str = typer.Option(None, "--id", help="Job id (generated when absent)."),
     max_retries: int = typer.Option(None, "--max-retries", help="Retries after the first attempt."),
     priority: int = typer.Option(None, "--priority", help="Higher runs first."),
@@ -40,42 +40,12 @@ def enqueue(
     json_out: bool = JSON_FLAG,
 ) -> None:
     """Add jobs to the queue; prints their ids."""
-    from ..spec import build_jobs, documents_from_arg, documents_from_file
-    from ..timeutil import now_ms
+    from .context import options
+    from .enqueue_core import enqueue as enqueue_jobs
 
-    if (job is None) == (file is None):
-        raise UsageError("give a JOB argument or --file, exactly one")
-    documents = documents_from_arg(job) if file is None else documents_from_file(_read(file))
     overrides = {"id": id, "max_retries": max_retries, "priority": priority,
                  "run_at": run_at, "delay": delay, "timeout": timeout}
-    if id is not None and len(documents) > 1:
-        raise UsageError("--id names one job, but the input holds several")
-    new_jobs = build_jobs(documents, overrides, now=now_ms())
-
-    async def insert(store):
-        default = (await load_settings(store)).max_retries
-        filled = [j if j.max_retries is not None else replace(j, max_retries=default)
-                  for j in new_jobs]
-        return await store.insert_jobs(filled, now=now_ms())
-
-    jobs = with_store(ctx, insert)
-    if not json_out:
-        sys.stdout.write("".join(f"{j.id}\n" for j in jobs))
-    elif file is None and job.lstrip().startswith("{"):
-        print_json(job_dict(jobs[0]))
-    else:
-        print_json([job_dict(j) for j in jobs])
-
-
-def _read(path: str) -> str:
-    try:
-        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    enqueue_jobs(db=options(ctx).db, job=job, file=file, overrides=overrides, json_out=json_out)
 
 
 def list_jobs(
@@ -129,7 +99,8 @@ def show(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
 
 
 def logs(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
-         attempt: int = typer.Option(None, "--attempt", "-a", help="Attempt number (default: latest).")) -> None:
+         attempt: int = typer.Option(None, "--attempt", "-a",
+                                     help="Attempt number (default: latest).")) -> None:
     """Captured stdout (to stdout) and stderr (to stderr) of an attempt."""
     if attempt is not None and attempt < 1:
         raise UsageError("--attempt must be at least 1")

@@ -18,15 +18,15 @@ from ..jobs import STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
 from . import doorbell
 from .base import Metrics, Output, Rescued, Started
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
+from .sqlite_sql import (
+    INSERT_JOB,
+    JOB_COLUMNS,
+    duplicate_message,
+    insert_params,
+    inserted_job,
+    job_from_row,
+)
 
-JOB_COLUMNS = (
-    "id, command, state, attempts, max_retries, priority, run_at, timeout, exit_code, "
-    "last_error, created_at, updated_at, worker_id, started_at, run_no"
-)
-INSERT_JOB = (
-    "INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, "
-    "created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)"
-)
 # One statement claims a whole batch: atomic against every other process on the file.
 CLAIM = f"""
 UPDATE jobs SET state = 'processing', worker_id = :worker, attempts = attempts + 1,
@@ -68,10 +68,6 @@ UPDATE jobs SET state = CASE WHEN attempts > max_retries THEN 'dead' ELSE 'pendi
 WHERE {ORPHANED}
 """
 WORKER_COLUMNS = "id, pid, host, concurrency, started_at, heartbeat_at, running, stop_requested"
-
-
-def _job(row: Sequence[Any]) -> Job:
-    return Job(row[0], row[1], JobState(row[2]), *row[3:15])
 
 
 class SqliteStore:
@@ -155,13 +151,13 @@ class SqliteStore:
             marks = ",".join("?" * len(chunk))
             row = await self._fetchone(f"SELECT id FROM jobs WHERE id IN ({marks})", chunk)
             if row:
-                return f"a job with id {row[0]!r} already exists"
-        return "a job with this id already exists"
+                return duplicate_message(row[0])
+        return duplicate_message(None)
 
     async def claim_jobs(self, *, worker_id: str, limit: int, now: int) -> list[Job]:
         rows = await self._fetchall(CLAIM, {"worker": worker_id, "now": now, "limit": limit})
         rows.sort(key=lambda r: (-r[5], r[6], r[15]))  # RETURNING order is unspecified
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     async def record_started(self, starts: Sequence[Started]) -> None:
         params = [
@@ -239,7 +235,7 @@ class SqliteStore:
         row = await self._fetchone(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         if row is None:
             raise JobNotFoundError(f"no job with id {job_id!r}")
-        return _job(row)
+        return job_from_row(row)
 
     async def iter_jobs(
         self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000
@@ -254,7 +250,7 @@ class SqliteStore:
                 f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE {where} ORDER BY seq LIMIT ?", params
             )
             for row in rows:
-                yield _job(row)
+                yield job_from_row(row)
             if len(rows) < size:
                 return
             after = rows[-1][15]
@@ -385,18 +381,6 @@ class DoorbellSubscription:
         if self._sock is not None:
             self._loop.remove_reader(self._sock.fileno())
             self._sock.close()
-
-
-def insert_params(job: NewJob, now: int) -> tuple:
-    """Column values for INSERT_JOB; max_retries was filled from config by the caller."""
-    run_at = now if job.run_at is None else job.run_at
-    return (job.id, job.command, job.max_retries, job.priority, run_at, job.timeout, now, now)
-
-
-def inserted_job(row: tuple) -> Job:
-    job_id, command, max_retries, priority, run_at, timeout, now, _ = row
-    return Job(job_id, command, JobState.PENDING, 0, max_retries, priority, run_at, timeout,
-               None, None, now, now)
 
 
 def finish_params(finish: Finish, now: int) -> dict[str, Any]:

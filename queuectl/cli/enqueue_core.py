@@ -1,0 +1,107 @@
+"""`queuectl enqueue` behind both front doors: the typer command and the lean dispatcher in
+entry.py. Imports nothing heavy: on SQLite it inserts synchronously, without asyncio."""
+
+import sys
+from typing import Any
+
+from ..errors import UsageError
+from ..jobs import Job, NewJob
+
+
+def enqueue(*, db: str | None, job: str | None, file: str | None,
+            overrides: dict[str, Any], json_out: bool) -> None:
+    from ..spec import build_jobs, documents_from_arg, documents_from_file
+    from ..store import resolve
+    from ..timeutil import now_ms
+
+    if (job is None) == (file is None):
+        raise UsageError("give a JOB argument or --file, exactly one")
+    documents = documents_from_arg(job) if file is None else documents_from_file(read_input(file))
+    if overrides.get("id") is not None and len(documents) > 1:
+        raise UsageError("--id names one job, but the input holds several")
+    jobs = insert(resolve(db), build_jobs(documents, overrides, now=now_ms()))
+    print_enqueued(jobs, json_out=json_out, single=file is None and job.lstrip().startswith("{"))
+
+
+def insert(location: str, new_jobs: list[NewJob]) -> list[Job]:
+    from ..store import sqlite_path
+    from ..timeutil import now_ms
+
+    path = sqlite_path(location)
+    if path is not None:
+        from ..store.sqlite_enqueue import insert_jobs
+
+        return insert_jobs(path, new_jobs, now=now_ms())
+    return _insert_async(location, new_jobs)
+
+
+def _insert_async(location: str, new_jobs: list[NewJob]) -> list[Job]:
+    import asyncio
+
+    from ..settings import Settings
+    from ..store import open_store
+    from ..store.sqlite_enqueue import with_defaults
+    from ..timeutil import now_ms
+
+    async def main() -> list[Job]:
+        store = await open_store(location)
+        try:
+            settings = Settings.from_stored(await store.get_config())
+            filled = [with_defaults(job, settings) for job in new_jobs]
+            return await store.insert_jobs(filled, now=now_ms())
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def read_input(path: str) -> str:
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def print_enqueued(jobs: list[Job], *, json_out: bool, single: bool) -> None:
+    if not json_out:
+        sys.stdout.write("".join(f"{j.id}\n" for j in jobs))
+        return
+    from .output import job_dict, print_json
+
+    print_json(job_dict(jobs[0]) if single else [job_dict(j) for j in jobs])
+
+
+def lean_arguments(args: list[str]) -> dict[str, Any] | None:
+    """The common forms `[--db X] enqueue (JOB | --file PATH) [--json]`, parsed without typer.
+
+    Anything else (other flags, --help, `--`) returns None and takes the typer path, so the
+    two front doors cannot disagree: this one accepts a strict subset of the other."""
+    db, rest = None, list(args)
+    if rest[:1] == ["--db"] and len(rest) > 1:
+        db, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--db="):
+        db, rest = rest[0][len("--db="):], rest[1:]
+    if rest[:1] != ["enqueue"]:
+        return None
+    parsed: dict[str, Any] = {"db": db, "job": None, "file": None, "json_out": False}
+    words = iter(rest[1:])
+    for word in words:
+        if word == "--json" and not parsed["json_out"]:
+            parsed["json_out"] = True
+        elif word in ("--file", "-f") and parsed["file"] is None:
+            parsed["file"] = next(words, None)
+            if parsed["file"] is None:
+                return None
+        elif not word.startswith("-") and parsed["job"] is None:
+            parsed["job"] = word
+        else:
+            return None
+    return parsed | {"overrides": {}}
