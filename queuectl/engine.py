@@ -52,12 +52,13 @@ class Engine:
         self._slots: dict[str, tuple[Job, asyncio.Task]] = {}
         self._wake = asyncio.Event()
         self._heap: list[int] = []
-        self._finishes: list[tuple[Finish, asyncio.Future]] = []
+        self._finishes: list[tuple[Finish, Job]] = []
         self._starts: dict[tuple[str, int], Started] = {}
         self._flush_wanted = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._interrupted: list[tuple[str, int]] = []
         self._stopping = False
+        self._closing = False
         self._exit_code = 0
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -70,15 +71,16 @@ class Engine:
                  f"store {self.store.url}")
         try:
             async with asyncio.TaskGroup() as group:
-                side = [
-                    group.create_task(self._heartbeat_loop(), name="heartbeat"),
-                    group.create_task(self._rescue_loop(), name="rescuer"),
-                    group.create_task(self._flush_loop(), name="flusher"),
-                ]
+                heartbeat = group.create_task(self._heartbeat_loop(), name="heartbeat")
+                rescuer = group.create_task(self._rescue_loop(), name="rescuer")
+                flusher = group.create_task(self._flush_loop(), name="flusher")
                 await self._claim_loop(group)
                 await self._wait_for_slots()
-                for task in side:
-                    task.cancel()
+                self._closing = True
+                self._flush_wanted.set()
+                await flusher  # every outcome is durable before the worker leaves
+                heartbeat.cancel()
+                rescuer.cancel()
         finally:
             with contextlib.suppress(Exception):
                 await self._flush()  # outcomes still buffered when a hard stop cut in
@@ -165,8 +167,8 @@ class Engine:
     async def _run_slot(self, job: Job) -> None:
         try:
             result = await self._execute(job)
-            await self._conclude(job, result)
-        except asyncio.CancelledError:
+            self._conclude(job, result)
+        except asyncio.CancelledError:  # hard stop: the runner has killed the process group
             self._interrupted.append((job.id, job.run_no))
             self.log_job("requeued", job, "interrupted by a hard stop; attempt not counted")
         finally:
@@ -188,23 +190,17 @@ class Engine:
             now = now_ms()
             return RunResult(None, f"could not run: {exc}", now, now, 0.0)
 
-    async def _conclude(self, job: Job, result: RunResult) -> None:
+    def _conclude(self, job: Job, result: RunResult) -> None:
         transition = decide(
             attempts=job.attempts, max_retries=job.max_retries, result=result,
             base=self.settings.backoff_base, cap=self.settings.backoff_max, now=result.finished_at,
         )
         if transition.run_at is not None:
             self._remember_wakeup(transition.run_at)
-        await self._persist(Finish(job.id, self.worker_id, job.run_no, transition, result))
-        self.log_job(transition.state.value, job, _describe(result, transition))
-
-    # -- persistence (group commit) -----------------------------------------------------
-
-    async def _persist(self, finish: Finish) -> None:
-        future = asyncio.get_running_loop().create_future()
-        self._finishes.append((finish, future))
+        # Queued for the next group commit; the slot frees now so claiming overlaps the write.
+        # The event is logged by the flusher once it is durable.
+        self._finishes.append((Finish(job.id, self.worker_id, job.run_no, transition, result), job))
         self._flush_wanted.set()
-        await future
 
     def _note_started(self, job: Job, pid: int) -> None:
         self._starts[(job.id, job.run_no)] = Started(job.id, self.worker_id, job.run_no, pid)
@@ -212,7 +208,7 @@ class Engine:
             asyncio.get_running_loop().call_later(START_RECORD_DELAY_S, self._flush_wanted.set)
 
     async def _flush_loop(self) -> None:
-        while True:
+        while not (self._closing and not self._finishes and not self._starts):
             await self._flush_wanted.wait()
             self._flush_wanted.clear()
             await self._flush()
@@ -222,18 +218,15 @@ class Engine:
         finished = {(f.job_id, f.run_no) for f, _ in batch}
         starts = [s for key, s in self._starts.items() if key not in finished]
         self._starts.clear()
-        try:
-            if starts:
-                await asyncio.shield(self.store.record_started(starts))
-            if batch:
-                await asyncio.shield(self.store.finish_jobs([f for f, _ in batch], now=now_ms()))
-        except BaseException as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            raise
-        for _, future in batch:
-            future.set_result(None)
+        if starts:
+            await asyncio.shield(self.store.record_started(starts))
+        if not batch:
+            return
+        await asyncio.shield(self.store.finish_jobs([f for f, _ in batch], now=now_ms()))
+        self._wake.set()  # a drain check or a freed slot may be waiting on this commit
+        for finish, job in batch:
+            state = finish.transition.state
+            self.log_job(state.value, job, _describe(finish.result, finish.transition))
 
     async def _requeue_interrupted(self) -> None:
         if not self._interrupted:
@@ -297,6 +290,18 @@ class Engine:
 
     def log_job(self, event: str, job: Job, detail: str = "") -> None:
         self.log(f"{event:<9} {job.id} attempt {job.attempts}" + (f": {detail}" if detail else ""))
+
+
+def prefer_pidfd_child_watcher() -> None:
+    """On Python 3.11 use the pidfd child watcher (3.12+ does by default): one fd per child
+    instead of one waitpid thread per child, about 30% more spawns per second here."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return  # kernel without pidfd (< 5.3)
+    asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
 
 
 def _describe(result: RunResult, transition) -> str:

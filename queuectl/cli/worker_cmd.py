@@ -21,6 +21,9 @@ def start(
     """Run jobs in the foreground until stopped (SIGINT/SIGTERM or `worker stop`)."""
     if count is not None and count < 1:
         raise UsageError(f"--concurrency must be at least 1, got {count}")
+    from ..engine import prefer_pidfd_child_watcher
+
+    prefer_pidfd_child_watcher()
     raise typer.Exit(with_store(ctx, lambda store: _run_engine(store, count, drain)))
 
 
