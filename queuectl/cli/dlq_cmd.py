@@ -6,7 +6,7 @@ import typer
 
 from ..errors import UsageError
 from .context import with_store
-from .output import JOB_HEADERS, job_dict, job_row, print_json, print_table
+from .output import JobListPrinter
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -17,15 +17,13 @@ def list_dead(ctx: typer.Context,
     """Jobs in the dead letter queue."""
     from ..jobs import JobState
 
-    async def fetch(store):
-        return [j async for j in store.iter_jobs(state=JobState.DEAD)]
+    async def stream(store) -> int:
+        printer = JobListPrinter(json_out=json_out)
+        async for job in store.iter_jobs(state=JobState.DEAD):
+            printer.add(job)
+        return printer.finish()
 
-    jobs = with_store(ctx, fetch)
-    if json_out:
-        print_json([job_dict(j) for j in jobs])
-    elif jobs:
-        print_table(JOB_HEADERS, [job_row(j) for j in jobs], state_column=1)
-    else:
+    if not with_store(ctx, stream) and not json_out:
         sys.stderr.write("the dead letter queue is empty\n")
 
 

@@ -7,10 +7,9 @@ import typer
 from ..errors import UsageError
 from .context import load_settings, with_store
 from .output import (
-    JOB_HEADERS,
+    JobListPrinter,
     attempt_dict,
     job_dict,
-    job_row,
     metrics_dict,
     print_json,
     print_table,
@@ -62,15 +61,13 @@ def list_jobs(
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
 
-    async def fetch(store):
-        return [j async for j in store.iter_jobs(state=state and JobState(state), limit=limit)]
+    async def stream(store) -> int:
+        printer = JobListPrinter(json_out=json_out)
+        async for job in store.iter_jobs(state=state and JobState(state), limit=limit):
+            printer.add(job)
+        return printer.finish()
 
-    jobs = with_store(ctx, fetch)
-    if json_out:
-        print_json([job_dict(j) for j in jobs])
-    elif jobs:
-        print_table(JOB_HEADERS, [job_row(j) for j in jobs], state_column=1)
-    else:
+    if not with_store(ctx, stream) and not json_out:
         sys.stderr.write("no jobs\n")
 
 

@@ -89,16 +89,58 @@ def print_json(value: Any) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *,
-                state_column: int | None = None) -> None:
+                state_column: int | None = None, with_header: bool = True) -> None:
     rows = [list(map(str, row)) for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    header = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    lines = [header] if with_header else []
     for row in rows:
         cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
         if state_column is not None:
             cells[state_column] = paint(cells[state_column], row[state_column])
         lines.append("  ".join(cells).rstrip())
-    sys.stdout.write("\n".join(lines) + "\n")
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+class JobListPrinter:
+    """Prints jobs as they stream from the store: a JSON array or a table, chunk by chunk, so
+    listing a million jobs never holds them all (column widths are set per chunk)."""
+
+    CHUNK = 1000
+
+    def __init__(self, *, json_out: bool) -> None:
+        self.json_out = json_out
+        self.count = 0
+        self._chunk: list[Job] = []
+
+    def add(self, job: Job) -> None:
+        self._chunk.append(job)
+        if len(self._chunk) >= self.CHUNK:
+            self._flush()
+
+    def finish(self) -> int:
+        self._flush()
+        if self.json_out:
+            sys.stdout.write("[]\n" if not self.count else "\n]\n")
+        return self.count
+
+    def _flush(self) -> None:
+        if not self._chunk:
+            return
+        if self.json_out:
+            body = ",\n".join(_indent(json.dumps(job_dict(j), indent=2, ensure_ascii=False))
+                              for j in self._chunk)
+            sys.stdout.write(("[\n" if not self.count else ",\n") + body)
+        else:
+            print_table(JOB_HEADERS, [job_row(j) for j in self._chunk], state_column=1,
+                        with_header=not self.count)
+        self.count += len(self._chunk)
+        self._chunk = []
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 def short(text: str | None, width: int) -> str:
