@@ -25,7 +25,7 @@ demo: $(STAMP)  ## enqueue sample jobs, run a worker until they are done, show s
 	@QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl enqueue '{"id":"slow","command":"sleep 1 && echo done","priority":5}'
 	@QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl enqueue '{"id":"flaky","command":"exit 3","max_retries":1}'
 	@QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl enqueue '{"id":"too-slow","command":"sleep 10","timeout":1,"max_retries":0}'
-	@seq 1 20 | sed 's/.*/{"command":"echo job &"}/' | QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl enqueue --file - >/dev/null
+	@seq 1 5 | sed 's/.*/{"id":"batch-&","command":"echo batch job &"}/' | QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl enqueue --file - >/dev/null
 	@echo '$$ queuectl worker start --concurrency 4 --drain'
 	@QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl worker start --concurrency 4 --drain
 	@echo '$$ queuectl status'
