@@ -50,7 +50,10 @@ def _unexpected(exc: BaseException, debug: bool) -> int:
     if isinstance(leaf, QueuectlError):
         return _fail(str(leaf), leaf.exit_code, debug)
     if isinstance(leaf, ClickException):
-        return _fail(leaf.format_message(), leaf.exit_code, debug)
+        message = leaf.format_message()
+        if not message.strip():  # "no arguments": the help was shown already
+            return leaf.exit_code
+        return _fail(message, leaf.exit_code, debug)
     return _fail(f"unexpected {type(leaf).__name__}: {leaf}", 1, debug)
 
 
