@@ -1,0 +1,117 @@
+"""settings.py (config keys) and timeutil.py (ISO-8601 at the edges)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from queuectl.errors import InvalidConfigError, UsageError
+from queuectl.settings import KEYS, Settings, canonical_key, format_value, parse_value
+from queuectl.timeutil import format_ms, parse_iso, seconds_between
+
+# -- settings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["max-retries", "max_retries", " MAX_RETRIES "])
+def test_both_key_spellings(name):
+    assert canonical_key(name) == "max-retries"
+
+
+def test_unknown_key_lists_the_valid_ones():
+    with pytest.raises(InvalidConfigError, match="worker-count") as info:
+        canonical_key("colour")
+    assert info.value.exit_code == 2
+
+
+def test_contract_defaults():
+    s = Settings()
+    assert (s.max_retries, s.backoff_base, s.backoff_max, s.job_timeout, s.worker_count,
+            s.output_limit) == (3, 2.0, 3600.0, 0.0, 1, 1_048_576)
+    assert Settings.from_stored({}) == s
+
+
+def test_every_key_has_a_settings_field():
+    s = Settings()
+    for key, spec in KEYS.items():
+        assert s.value(key) == spec.default
+        assert s.value(key.replace("-", "_")) == spec.default
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "value"),
+    [("max-retries", "0", 0), ("max-retries", " 7 ", 7), ("backoff-base", "1", 1.0),
+     ("backoff-base", "1.5", 1.5), ("backoff-max", "0", 0.0), ("job-timeout", "0", 0.0),
+     ("worker-count", "1", 1), ("output-limit", "0", 0), ("worker-lease", "0.5", 0.5)],
+)
+def test_good_values_and_minimums(key, text, value):
+    parsed = parse_value(key, text)
+    assert parsed == value and type(parsed) is KEYS[key].kind
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [("max-retries", "-1"), ("max-retries", "1.5"), ("max-retries", "three"), ("max-retries", ""),
+     ("backoff-base", "0.99"), ("backoff-base", "nan"), ("backoff-base", "inf"),
+     ("backoff-max", "-1"), ("backoff-max", "1e300"), ("job-timeout", "-0.1"),
+     ("worker-count", "0"), ("output-limit", "-1"), ("output-limit", str(2**63)),
+     ("worker-lease", "0")],
+)
+def test_bad_values(key, text):
+    with pytest.raises(InvalidConfigError) as info:
+        parse_value(key, text)
+    assert key in str(info.value) and info.value.exit_code == 2
+
+
+def test_stored_values_override_defaults():
+    s = Settings.from_stored({"max-retries": "5", "backoff-base": "3"})
+    assert s.max_retries == 5 and s.backoff_base == 3.0 and s.worker_count == 1
+
+
+def test_hand_edited_bad_stored_value_falls_back_to_default():
+    assert Settings.from_stored({"worker-count": "zero"}).worker_count == 1
+
+
+@pytest.mark.parametrize(("value", "text"), [(2.0, "2"), (2.5, "2.5"), (3, "3"), (0.0, "0"),
+                                             (1_048_576, "1048576")])
+def test_format_value(value, text):
+    assert format_value(value) == text
+
+
+def test_heartbeat_is_a_fifth_of_the_lease():
+    assert Settings(worker_lease=10).heartbeat_interval == 2.0
+
+
+# -- timeutil ------------------------------------------------------------------------------
+
+
+def test_format_has_milliseconds_and_z():
+    assert format_ms(1_795_343_400_123) == "2026-11-22T10:30:00.123Z"
+    assert format_ms(0) == "1970-01-01T00:00:00.000Z"
+    assert format_ms(5) == "1970-01-01T00:00:00.005Z"
+
+
+def test_format_none():
+    assert format_ms(None) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-11-22T10:30:00.123Z", "2026-11-22T10:30:00.123+00:00", "2026-11-22T12:30:00.123+02:00",
+     "2026-11-22T05:30:00.123-05:00", " 2026-11-22T10:30:00.123Z "],
+)
+def test_parse_offsets(text):
+    assert parse_iso(text) == 1_795_343_400_123
+
+
+@pytest.mark.parametrize("text", ["2026-11-22T10:30:00", "2026-11-22", "yesterday", ""])
+def test_parse_rejects_naive_and_garbage(text):
+    with pytest.raises(UsageError):
+        parse_iso(text)
+
+
+@given(st.integers(0, 253_402_300_799_999))
+def test_format_then_parse_round_trips(ms):
+    assert parse_iso(format_ms(ms)) == ms
+
+
+def test_seconds_between():
+    assert seconds_between(1000, 3500) == 2.5
