@@ -39,5 +39,7 @@ async def open_store(value: str) -> Store:
         return await SqliteStore.open(path)
     scheme = value.split("://", 1)[0]
     if scheme in ("postgresql", "postgres"):
-        raise UsageError("the PostgreSQL backend is not available in this version")
-    raise UsageError(f"unknown store URL scheme {scheme!r} (use a path or sqlite:///path)")
+        from .postgres import open_postgres  # raises the install hint when asyncpg is missing
+
+        return await open_postgres(value)
+    raise UsageError(f"unknown store URL scheme {scheme!r} (use a path, sqlite:///path or postgresql://...)")

@@ -31,7 +31,7 @@ from .sqlite_sql import (
 CLAIM = f"""
 UPDATE jobs SET state = 'processing', worker_id = :worker, attempts = attempts + 1,
        run_no = run_no + 1, started_at = :now, updated_at = :now, pid = NULL
-WHERE seq IN (SELECT seq FROM jobs
+WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_due  -- never a sort of the whole queue
               WHERE state IN ('pending', 'failed') AND run_at <= :now
               ORDER BY priority DESC, run_at, seq LIMIT :limit)
 RETURNING {JOB_COLUMNS}, seq
@@ -262,7 +262,7 @@ class SqliteStore:
 
     async def next_due_at(self) -> int | None:
         row = await self._fetchone(
-            "SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')"
+            "SELECT min(run_at) FROM jobs INDEXED BY jobs_due_at WHERE state IN ('pending', 'failed')"
         )
         return row[0] if row else None
 

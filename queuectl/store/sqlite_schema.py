@@ -37,9 +37,11 @@ MIGRATIONS: tuple[str, ...] = (
     -- the claim query walks this index in order and stops after LIMIT due rows
     CREATE INDEX jobs_due ON jobs (priority DESC, run_at, seq) WHERE state IN ('pending', 'failed');
     CREATE INDEX jobs_state ON jobs (state, seq);
+    -- the idle worker's "when is the next job due?" (the index above is ordered by priority)
+    CREATE INDEX jobs_due_at ON jobs (run_at) WHERE state IN ('pending', 'failed');
 
     CREATE TABLE attempts (
-        job_id      TEXT NOT NULL REFERENCES jobs (id),
+        job_id      TEXT NOT NULL,  -- written only through a SELECT on jobs (GUARD): no FK lookup
         n           INTEGER NOT NULL,
         worker_id   TEXT,
         started_at  INTEGER NOT NULL,

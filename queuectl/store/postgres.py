@@ -1,0 +1,614 @@
+"""The PostgreSQL backend, on asyncpg: many workers on many machines share one database.
+
+The only module that imports asyncpg (an optional extra). Semantics mirror store/sqlite.py
+verb for verb; what differs is how it scales:
+
+- claims: one UPDATE ... WHERE seq IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING;
+- completions: one statement per group commit (unnest arrays), guarded like SQLite's GUARD;
+- wake-ups: LISTEN/NOTIFY on a channel per schema ('jobs' / 'stop'); the engine still polls;
+- counts: per-state counter rows sharded by backend, updated once per statement;
+- connection loss: every verb reconnects through the pool and retries for a while; writes are
+  idempotent on retry (guards, upserts), and an insert or a claim whose commit was ambiguous is
+  recognised instead of repeated, so a finished job's outcome is never lost.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import sys
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from typing import Any, TypeVar
+
+from ..errors import (
+    DuplicateJobError,
+    JobNotFoundError,
+    QueuectlError,
+    StoreError,
+    UsageError,
+    WrongStateError,
+)
+
+try:
+    import asyncpg
+except ImportError:
+    raise QueuectlError(
+        "the PostgreSQL backend needs asyncpg: pip install 'queuectl[postgres]'"
+    ) from None
+
+from ..jobs import STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
+from . import postgres_schema as sql
+from .base import Metrics, Output, Rescued, Started
+
+T = TypeVar("T")
+
+POOL_MAX = 5  # claim loop, flusher, heartbeat, rescuer, drain check; plus one LISTEN connection
+CONNECT_TIMEOUT_S = 10.0
+COMMAND_TIMEOUT_S = 60.0  # client side: a silently dead network never hangs a verb forever
+RETRY_WINDOW_S = 120.0  # how long a verb keeps reconnecting before it reports the store lost
+FINISH_RETRY_WINDOW_S = 600.0  # finished outcomes get longer: losing one means a re-run
+DEFAULT_SERVER_SETTINGS = {
+    "application_name": "queuectl",
+    "statement_timeout": "30s",
+    "idle_in_transaction_session_timeout": "60s",
+}
+MIGRATION_LOCK_SALT = "queuectl schema migration"
+
+
+# -- URLs ---------------------------------------------------------------------------------
+
+
+class Location:
+    """A postgresql:// URL split into what asyncpg gets and what queuectl itself reads.
+
+    `?schema=NAME` is ours: the store's tables live in that schema (created on first use).
+    Every other query parameter goes to asyncpg (e.g. sslmode, or server settings such as
+    statement_timeout, which then override our defaults)."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+            parts.port  # noqa: B018 - validates the port
+        except ValueError as exc:
+            raise UsageError(f"bad PostgreSQL URL: {exc}") from None
+        schemas = [v for k, v in query if k == "schema"]
+        rest = [(k, v) for k, v in query if k != "schema"]
+        self.schema = schemas[-1] if schemas else None
+        if self.schema is not None and not 0 < len(self.schema.encode()) <= 63:
+            raise UsageError("bad PostgreSQL URL: schema must be 1 to 63 bytes")
+        if self.schema is not None and any(k == "search_path" for k, _ in rest):
+            raise UsageError("bad PostgreSQL URL: give schema or search_path, not both")
+        self.dsn = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest)))
+        given = {k for k, _ in rest}
+        self.server_settings = {k: v for k, v in DEFAULT_SERVER_SETTINGS.items() if k not in given}
+        if self.schema is not None:
+            self.server_settings["search_path"] = quote_ident(self.schema)
+        shown = parts
+        if parts.password is not None:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            shown = parts._replace(netloc=netloc)
+        self.display = urllib.parse.urlunsplit(shown)
+        self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        return {"dsn": self.dsn, "server_settings": dict(self.server_settings),
+                "timeout": CONNECT_TIMEOUT_S, "command_timeout": COMMAND_TIMEOUT_S}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def channel_for(database: str, schema: str) -> str:
+    """The LISTEN/NOTIFY channel of one store (NOTIFY is database-wide; stores are schemas)."""
+    return "queuectl_" + hashlib.sha1(f"{database}/{schema}".encode()).hexdigest()[:20]
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+def transient(exc: BaseException) -> bool:
+    """A lost or refused connection, a server restart, a deadlock: worth a retry."""
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError
+                  | asyncpg.AdminShutdownError | asyncpg.CrashShutdownError
+                  | asyncpg.TooManyConnectionsError | asyncpg.DeadlockDetectedError
+                  | asyncpg.SerializationError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, OSError):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        text = str(exc)
+        return "connection is closed" in text or "underlying connection is closed" in text
+    return False
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return Job(row[0], row[1], JobState(row[2]), *row[3:15])
+
+
+# -- the store ----------------------------------------------------------------------------
+
+
+class PostgresStore:
+    def __init__(self, location: Location, pool: "asyncpg.Pool", channel: str) -> None:
+        self.location = location
+        self.url = location.display
+        self.channel = channel
+        self._pool = pool
+        self._held: dict[str, set[tuple[str, int]]] = {}  # claims handed out, per worker id
+        self._warned = False
+
+    @classmethod
+    async def open(cls, url: str) -> "PostgresStore":
+        location = Location(url)
+        try:
+            pool = await asyncpg.create_pool(
+                min_size=1, max_size=POOL_MAX, **location.connect_kwargs())
+        except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {location.where}: "
+                             f"{_reason(exc)}") from None
+        except ValueError as exc:  # asyncpg's DSN parser
+            raise UsageError(f"bad PostgreSQL URL: {exc}") from None
+        try:
+            async with pool.acquire() as conn:
+                schema, database = await migrate(conn, location)
+        except BaseException:
+            pool.terminate()
+            raise
+        return cls(location, pool, channel_for(database, schema))
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self._pool.close(), 5)
+        except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
+            self._pool.terminate()
+
+    # -- primitives ---------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[Any, bool], Awaitable[T]], *,
+                   window: float = RETRY_WINDOW_S) -> T:
+        """fn(conn, retrying) on a pooled connection; reconnect and retry transient failures.
+
+        Every fn is safe to run again after an ambiguous failure (the commit may have landed):
+        that is what `retrying` is for."""
+        deadline, delay, retrying = None, 0.05, False
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    result = await fn(conn, retrying)
+                if retrying:
+                    self._warn("reconnected to PostgreSQL")
+                    self._warned = False
+                return result
+            except QueuectlError:
+                raise
+            except Exception as exc:
+                if not transient(exc):
+                    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+                        raise StoreError(f"store {self.url}: {_reason(exc)}") from None
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + window
+                if now >= deadline:
+                    raise StoreError(f"lost the PostgreSQL store {self.url} and could not "
+                                     f"reconnect within {window:g}s: {_reason(exc)}") from None
+                if not self._warned:
+                    self._warn(f"PostgreSQL connection problem ({_reason(exc)}); retrying")
+                    self._warned = True
+                retrying = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _warn(self, text: str) -> None:
+        sys.stderr.write(f"queuectl: {text}\n")
+
+    async def _fetch(self, query: str, *args: Any) -> list[Any]:
+        return await self._run(lambda conn, _: conn.fetch(query, *args))
+
+    async def _fetchrow(self, query: str, *args: Any) -> Any:
+        return await self._run(lambda conn, _: conn.fetchrow(query, *args))
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    async def insert_jobs(self, jobs: Sequence[NewJob], *, now: int) -> list[Job]:
+        if not jobs:
+            return []
+        rows = [insert_row(job, now) for job in jobs]
+        columns = [list(c) for c in zip(*rows, strict=True)][:6]
+        ids, commands = columns[0], columns[1]
+
+        async def insert(conn, retrying: bool) -> None:
+            try:
+                await conn.execute(sql.INSERT_JOBS, *columns, now, self.channel)
+            except asyncpg.UniqueViolationError:
+                if retrying and await conn.fetchval(
+                        sql.OUR_INSERT_LANDED, ids, commands, now) == len(set(ids)):
+                    return  # our first try committed; only its answer was lost
+                raise DuplicateJobError(await self._first_existing(conn, ids)) from None
+
+        await self._run(insert)
+        return [inserted_job(row) for row in rows]
+
+    @staticmethod
+    async def _first_existing(conn, ids: list[str]) -> str:
+        existing = {r[0] for r in await conn.fetch(sql.EXISTING_IDS, ids)}
+        for job_id in ids:
+            if job_id in existing:
+                return f"a job with id {job_id!r} already exists"
+        return "a job with this id already exists"
+
+    async def claim_jobs(self, *, worker_id: str, limit: int, now: int) -> list[Job]:
+        held = self._held.setdefault(worker_id, set())
+
+        async def claim(conn, retrying: bool) -> list[Any]:
+            if retrying:  # a claim may have committed with its answer lost: hand those out
+                lost = [r for r in await conn.fetch(sql.HELD_BY, worker_id)
+                        if (r[0], r[14]) not in held]
+                if lost:
+                    return lost
+            return await conn.fetch(sql.CLAIM, worker_id, now, limit)
+
+        rows = await self._run(claim)
+        rows.sort(key=lambda r: (-r[5], r[6], r[15]))
+        jobs = [_job(r) for r in rows]
+        held.update((j.id, j.run_no) for j in jobs)
+        return jobs
+
+    def _release(self, worker_id: str, jobs: Collection[tuple[str, int]]) -> None:
+        held = self._held.get(worker_id)
+        if held is not None:
+            held.difference_update(jobs)
+
+    async def record_started(self, starts: Sequence[Started]) -> None:
+        if not starts:
+            return
+        columns = [[s.job_id for s in starts], [s.worker_id for s in starts],
+                   [s.run_no for s in starts], [s.pid for s in starts]]
+        await self._run(lambda conn, _: conn.execute(sql.RECORD_PIDS, *columns))
+
+    async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int:
+        """Group commit: one statement; stale finishes (guard fails) are skipped. Retried
+        through connection loss: a retry after a commit whose answer was lost changes nothing."""
+        if not finishes:
+            return 0
+        columns = finish_columns(finishes)
+        if any(f.transition.state == JobState.FAILED for f in finishes):
+            query, args = sql.FINISH_AND_NOTIFY, (*columns, now, self.channel)
+        else:
+            query, args = sql.FINISH, (*columns, now)
+        row = await self._run(lambda conn, _: conn.fetchrow(query, *args),
+                              window=FINISH_RETRY_WINDOW_S)
+        for f in finishes:
+            self._release(f.worker_id, [(f.job_id, f.run_no)])
+        return row[0]
+
+    async def requeue_interrupted(
+        self, *, worker_id: str, jobs: Collection[tuple[str, int]], now: int
+    ) -> int:
+        jobs = list(jobs)
+        if not jobs:
+            return 0
+        ids, runs = [i for i, _ in jobs], [n for _, n in jobs]
+        row = await self._run(lambda conn, _: conn.fetchrow(
+            sql.REQUEUE, worker_id, ids, runs, now, self.channel))
+        self._release(worker_id, jobs)
+        return row[0]
+
+    async def rescue_lost_jobs(
+        self, *, dead_workers: Collection[tuple[str, int]], now: int
+    ) -> list[Rescued]:
+        dead = sorted(dead_workers)
+
+        async def rescue(conn, _: bool) -> list[Any]:
+            async with conn.transaction():
+                if dead:
+                    await conn.execute(sql.DELETE_DEAD_WORKERS, [w for w, _ in dead],
+                                       [hb for _, hb in dead])
+                lost = await conn.fetch(sql.RESCUE, now)
+                if lost:
+                    await conn.execute(sql.NOTIFY, self.channel, "jobs")
+                return lost
+
+        lost = await self._run(rescue)
+        return [Rescued(r[0], JobState(r[3]), r[2], r[1]) for r in lost]
+
+    async def retry_dead(self, ids: Sequence[str] | None, *, now: int) -> list[str]:
+        """Dead -> pending with attempts reset; all named jobs must be dead, or nothing changes."""
+
+        async def retry(conn, retrying: bool) -> list[str]:
+            async with conn.transaction():
+                if ids is None:
+                    rows = await conn.fetch(sql.RETRY_ALL_DEAD, now)
+                    chosen = [r[0] for r in sorted(rows, key=lambda r: r[1])]
+                else:
+                    found = {r[0]: r for r in await conn.fetch(sql.LOCK_NAMED, list(ids))}
+                    for job_id in ids:
+                        row = found.get(job_id)
+                        if row is None:
+                            raise JobNotFoundError(f"no job with id {job_id!r}")
+                        done_by_us = retrying and row[1] == JobState.PENDING and (
+                            row[2] == 0 and row[3] == now)
+                        if row[1] != JobState.DEAD and not done_by_us:
+                            raise WrongStateError(f"job {job_id!r} is {row[1]}, not dead")
+                    await conn.execute(sql.RETRY_NAMED, list(ids), now)
+                    chosen = list(ids)
+                if chosen:
+                    await conn.execute(sql.NOTIFY, self.channel, "jobs")
+                return chosen
+
+        return await self._run(retry)
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> Job:
+        row = await self._fetchrow(sql.GET_JOB, job_id)
+        if row is None:
+            raise JobNotFoundError(f"no job with id {job_id!r}")
+        return _job(row)
+
+    async def iter_jobs(
+        self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000
+    ) -> AsyncIterator[Job]:
+        """Enqueue order, read in chunks by key so a million rows never sit in memory at once."""
+        after, left = 0, limit
+        while left is None or left > 0:
+            size = chunk if left is None else min(chunk, left)
+            if state:
+                rows = await self._fetch(sql.PAGE_STATE, after, size, str(state))
+            else:
+                rows = await self._fetch(sql.PAGE_ALL, after, size)
+            for row in rows:
+                yield _job(row)
+            if len(rows) < size:
+                return
+            after = rows[-1][15]
+            left = None if left is None else left - len(rows)
+
+    async def count_by_state(self) -> dict[str, int]:
+        counts = {r[0]: r[1] for r in await self._fetch(sql.COUNTS)}
+        return {state: int(counts.get(state, 0)) for state in STATES}
+
+    async def next_due_at(self) -> int | None:
+        row = await self._fetchrow(sql.NEXT_DUE)
+        return row[0] if row else None
+
+    async def attempts(self, job_id: str) -> list[Attempt]:
+        return [Attempt(*row) for row in await self._fetch(sql.ATTEMPTS, job_id)]
+
+    async def output(self, job_id: str, attempt: int | None) -> Output:
+        await self.get_job(job_id)
+        if attempt is None:
+            row = await self._fetchrow(sql.LATEST_OUTPUT, job_id)
+        else:
+            row = await self._fetchrow(sql.OUTPUT_OF, job_id, attempt)
+        if row is None:
+            which = "no finished attempt" if attempt is None else f"no attempt {attempt}"
+            raise JobNotFoundError(f"job {job_id!r} has {which}")
+        return Output(row[0], row[1] or b"", row[2] or b"")
+
+    async def metrics(self, *, now: int) -> Metrics:
+        minute, hour = now - 60_000, now - 3_600_000
+        row = await self._fetchrow(sql.METRICS, minute, hour)
+        timed = int(row[5])
+        p95 = None
+        if timed:
+            offset = max(0, -(-timed * 95 // 100) - 1)
+            p95 = (await self._fetchrow(sql.P95, hour, offset))[0]
+        mean = round(row[4], 3) if row[4] is not None else None
+        return Metrics(*(int(v) for v in row[:4]), mean, p95)
+
+    # -- config -------------------------------------------------------------------------
+
+    async def get_config(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in await self._fetch(sql.GET_CONFIG)}
+
+    async def set_config(self, key: str, value: str) -> None:
+        await self._run(lambda conn, _: conn.execute(sql.SET_CONFIG, key, value))
+
+    # -- workers ------------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        await self._run(lambda conn, _: conn.execute(
+            sql.REGISTER_WORKER, info.id, info.pid, info.host, info.concurrency,
+            info.started_at, info.heartbeat_at, info.running, bool(info.stop_requested)))
+
+    async def heartbeat(self, *, worker_id: str, running: int, now: int) -> bool | None:
+        """Returns stop_requested, or None when this worker's row is gone (it was presumed dead)."""
+        row = await self._fetchrow(sql.HEARTBEAT, now, running, worker_id)
+        return None if row is None else bool(row[0])
+
+    async def deregister_worker(self, worker_id: str) -> None:
+        self._held.pop(worker_id, None)
+        await self._run(lambda conn, _: conn.execute(sql.DEREGISTER, worker_id))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        rows = await self._fetch(sql.LIST_WORKERS)
+        return [WorkerInfo(*row[:7], stop_requested=bool(row[7])) for row in rows]
+
+    async def request_stop(self) -> list[str]:
+        rows = await self._fetch(sql.REQUEST_STOP, self.channel)
+        return [r[0] for r in rows]
+
+    async def subscribe(self, worker_id: str, on_wakeup: Callable[[bytes], None]):
+        return await ListenSubscription.start(self.location, self.channel, on_wakeup)
+
+    # -- migrate-store ------------------------------------------------------------------
+
+    async def import_rows(self, jobs: Sequence[Job], attempts: Sequence[tuple]) -> None:
+        """Write jobs as they are (seq in the order given) and attempt rows
+        (job_id, n, worker_id, started_at, finished_at, ok, exit_code, error, duration,
+        stdout, stderr), in one transaction."""
+        job_columns = [list(c) for c in zip(*[
+            (j.id, j.command, j.state.value, j.attempts, j.max_retries, j.priority, j.run_at,
+             j.timeout, j.exit_code, j.last_error, j.created_at, j.updated_at, j.worker_id,
+             j.started_at, j.run_no) for j in jobs], strict=True)] if jobs else []
+        attempt_columns = [list(c) for c in zip(*attempts, strict=True)] if attempts else []
+
+        async def write(conn, _: bool) -> None:
+            async with conn.transaction():
+                if job_columns:
+                    await conn.execute(sql.IMPORT_JOBS, *job_columns)
+                if attempt_columns:
+                    await conn.execute(sql.IMPORT_ATTEMPTS, *attempt_columns)
+
+        await self._run(write)
+
+
+# -- LISTEN/NOTIFY ------------------------------------------------------------------------
+
+
+class ListenSubscription:
+    """A dedicated connection LISTENing on the store's channel; reconnects when it drops.
+
+    After a reconnect it calls on_wakeup(b"jobs") once: notifications sent meanwhile are lost,
+    so the engine looks at the store again. Until then the engine's polling covers the gap."""
+
+    def __init__(self, location: Location, channel: str,
+                 on_wakeup: Callable[[bytes], None]) -> None:
+        self._location, self._channel, self._on_wakeup = location, channel, on_wakeup
+        self._conn: Any = None
+        self._closed = False
+        self._reconnect: asyncio.Task | None = None
+
+    @classmethod
+    async def start(cls, location: Location, channel: str,
+                    on_wakeup: Callable[[bytes], None]) -> "ListenSubscription":
+        sub = cls(location, channel, on_wakeup)
+        if not await sub._connect():
+            sub._schedule_reconnect()
+        return sub
+
+    async def _connect(self) -> bool:
+        try:
+            conn = await asyncpg.connect(**self._location.connect_kwargs())
+        except Exception as exc:  # noqa: BLE001 - best effort: the engine polls meanwhile
+            if transient(exc) or isinstance(exc, asyncpg.PostgresError):
+                return False
+            raise
+        try:
+            await conn.add_listener(self._channel, self._notified)
+        except Exception:  # noqa: BLE001
+            conn.terminate()
+            return False
+        conn.add_termination_listener(self._terminated)
+        self._conn = conn
+        return True
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._on_wakeup(payload.encode())
+
+    def _terminated(self, _conn: Any) -> None:
+        self._conn = None
+        if not self._closed:
+            self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if self._reconnect is None or self._reconnect.done():
+            self._reconnect = asyncio.get_running_loop().create_task(
+                self._reconnect_loop(), name="listen-reconnect")
+
+    async def _reconnect_loop(self) -> None:
+        delay = 0.1
+        while not self._closed:
+            await asyncio.sleep(delay)
+            if await self._connect():
+                self._on_wakeup(b"jobs")
+                return
+            delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reconnect
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await asyncio.wait_for(conn.close(), 2)
+            except Exception:  # noqa: BLE001
+                conn.terminate()
+
+
+# -- migrations ---------------------------------------------------------------------------
+
+
+async def migrate(conn: Any, location: Location) -> tuple[str, str]:
+    """Bring the schema to SCHEMA_VERSION; safe when many processes open a new store at once
+    (an advisory lock serialises them). Returns (schema, database)."""
+    try:
+        try:
+            version = await conn.fetchval(sql.READ_VERSION)
+        except asyncpg.UndefinedTableError:
+            version = None
+        if version != sql.SCHEMA_VERSION:
+            async with conn.transaction():
+                await _apply_missing(conn, location)
+        schema, database = await conn.fetchrow("SELECT current_schema(), current_database()")
+    except QueuectlError:
+        raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise StoreError(f"store {location.display}: {_reason(exc)}") from None
+    return schema, database
+
+
+async def _apply_missing(conn: Any, location: Location) -> None:
+    key = int.from_bytes(hashlib.sha1(
+        f"{MIGRATION_LOCK_SALT}/{location.schema}".encode()).digest()[:8], "big", signed=True)
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+    if location.schema is not None:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(location.schema)}")
+    schema = await conn.fetchval("SELECT current_schema()")
+    if schema is None:
+        raise StoreError(f"store {location.display}: no schema in the search_path exists")
+    if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+        clash = [t for t in sql.OUR_TABLES
+                 if await conn.fetchval("SELECT to_regclass($1)", quote_ident(t)) is not None]
+        if clash:
+            raise StoreError(f"store {location.display}: schema {schema!r} already has a "
+                             f"table {clash[0]!r} that queuectl did not create; use ?schema=NAME")
+        await conn.execute(sql.CREATE_VERSION_TABLE)
+    version = await conn.fetchval(sql.READ_VERSION + " FOR UPDATE")
+    if version > sql.SCHEMA_VERSION:
+        raise StoreError(
+            f"store {location.display} has schema version {version}, newer than this queuectl "
+            f"understands ({sql.SCHEMA_VERSION}); upgrade queuectl")
+    for number in range(version, sql.SCHEMA_VERSION):
+        await conn.execute(sql.MIGRATIONS[number])
+    await conn.execute("UPDATE schema_version SET version = $1", sql.SCHEMA_VERSION)
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text
+
+
+async def open_postgres(url: str) -> PostgresStore:
+    return await PostgresStore.open(url)
+
+
+# -- row helpers --------------------------------------------------------------------------
+
+
+def insert_row(job: NewJob, now: int) -> tuple:
+    run_at = now if job.run_at is None else job.run_at
+    return (job.id, job.command, job.max_retries, job.priority, run_at, job.timeout, now)
+
+
+def inserted_job(row: tuple) -> Job:
+    job_id, command, max_retries, priority, run_at, timeout, now = row
+    return Job(job_id, command, JobState.PENDING, 0, max_retries, priority, run_at, timeout,
+               None, None, now, now)
+
+
+def finish_columns(finishes: Sequence[Finish]) -> list[list[Any]]:
+    rows = []
+    for f in finishes:
+        result, transition = f.result, f.transition
+        rows.append((f.job_id, f.worker_id, f.run_no, transition.state.value, transition.run_at,
+                     result.started_at, result.finished_at, result.ok, result.exit_code,
+                     result.error, result.duration, result.stdout or None,
+                     result.stderr or None))
+    return [list(c) for c in zip(*rows, strict=True)]
