@@ -170,7 +170,7 @@ class Engine:
             self._conclude(job, result)
         except asyncio.CancelledError:  # hard stop: the runner has killed the process group
             self._interrupted.append((job.id, job.run_no))
-            self.log_job("requeued", job, "interrupted by a hard stop; attempt not counted")
+            self.log_job("requeued", job, "interrupted before it finished; attempt not counted")
         finally:
             self._slots.pop(job.id, None)
             self._wake.set()

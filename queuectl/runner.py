@@ -1,13 +1,16 @@
 """Run one shell command as its own process group, with a timeout and bounded output capture.
 
 Knows nothing about jobs or storage. Guarantees, whatever happens (exit, timeout, cancel):
-the shell is reaped, and no process is left in its process group when run_command returns.
+the shell is reaped, no process is left in its process group, the pipes and the transport
+are closed, and the call returns in bounded time once the shell has exited -- even when a
+process that left the group (`setsid`, a daemon) keeps the output pipes open.
 """
 
 import asyncio
 import contextlib
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from subprocess import DEVNULL, PIPE
@@ -15,9 +18,12 @@ from subprocess import DEVNULL, PIPE
 from .jobs import RunResult
 from .timeutil import now_ms
 
-READ_CHUNK = 65536
-PIPE_DRAIN_S = 0.5  # after a kill, how long an escaped (setsid) daemon may hold our pipes
+PIPE_DRAIN_S = 0.5  # once the group is gone, how long an escaped (setsid) process may hold our pipes
 GROUP_POLL_S = 0.02
+# Linux refuses a single argv string over MAX_ARG_STRLEN (128 KiB) with E2BIG: longer commands
+# are written to a private (0600) temporary script that the shell reads instead.
+INLINE_COMMAND_LIMIT = 64 * 1024
+SHELL = "/bin/sh"
 
 
 class Capture:
@@ -29,6 +35,7 @@ class Capture:
         self.head = bytearray()
         self.tail = bytearray()
         self.dropped = 0
+        self.notes: list[str] = []
 
     def feed(self, chunk: bytes) -> None:
         room = self.head_limit - len(self.head)
@@ -43,11 +50,44 @@ class Capture:
             del self.tail[:excess]  # bytearray drops a prefix in O(1) amortised
             self.dropped += excess
 
+    def note(self, text: str) -> None:
+        """A remark from queuectl itself, appended after the captured bytes."""
+        self.notes.append(text)
+
     def value(self) -> bytes:
         if not self.dropped:
-            return bytes(self.head + self.tail)
-        marker = f"\n[queuectl: {self.dropped} bytes truncated]\n".encode()
-        return bytes(self.head) + marker + bytes(self.tail)
+            body = bytes(self.head + self.tail)
+        else:
+            marker = f"\n[queuectl: {self.dropped} bytes truncated]\n".encode()
+            body = bytes(self.head) + marker + bytes(self.tail)
+        for text in self.notes:
+            body += f"\n[queuectl: {text}]\n".encode()
+        return body
+
+
+class _JobProtocol(asyncio.SubprocessProtocol):
+    """Feeds both pipes straight into their captures; tells the shell's exit from pipe EOF.
+
+    asyncio's Process.wait() (3.11) resolves only once every pipe is closed, so a daemon that
+    escaped the group with our stdout would hold the attempt open; we watch the exit itself."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, out: Capture, err: Capture) -> None:
+        self.captures = {1: out, 2: err}
+        self.exited = loop.create_future()
+        self.pipes_closed = loop.create_future()
+        self._open = {1, 2}
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self.captures[fd].feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._open.discard(fd)
+        if not self._open and not self.pipes_closed.done():
+            self.pipes_closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
 async def run_command(
@@ -60,31 +100,43 @@ async def run_command(
 ) -> RunResult:
     """Run `command` through /bin/sh; a timeout or a cancel kills the whole process group.
 
-    Like subprocess.run with captured output, an attempt lasts until the shell has exited and
-    its output pipes are closed: a background child that keeps stdout open keeps the attempt
-    running (up to its timeout). Whatever the shell leaves in its group afterwards is killed.
+    The attempt lasts until the shell exits (or its timeout). Whatever the shell leaves in its
+    group is then killed (TERM, `kill_grace`, KILL); output still buffered in the pipes is read.
+    A process that left the group (setsid) is out of reach: if it still holds the pipes after
+    PIPE_DRAIN_S, queuectl stops reading, closes its ends and says so in the captured stderr.
     """
     started, t0 = now_ms(), time.monotonic()
-    try:
-        proc = await asyncio.create_subprocess_shell(
-            command, stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True
-        )
-    except OSError as exc:
-        return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
-                         _since(t0))
-    if on_spawn is not None:
-        on_spawn(proc.pid)
+    loop = asyncio.get_running_loop()
     out, err = Capture(output_limit), Capture(output_limit)
-    pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))
+    script = _script_for(command) if len(command.encode()) > INLINE_COMMAND_LIMIT else None
     try:
-        timed_out = await _wait(proc, timeout, kill_grace)
-        await _clear_group(proc.pid, kill_grace)
-        await pumps
-    except BaseException:  # cancelled (hard stop) or failing: never leave the group behind
-        pumps.cancel()
-        await asyncio.shield(_kill_group(proc, kill_grace))
-        raise
-    exit_code, error = describe_exit(proc.returncode, timeout if timed_out else None)
+        try:
+            transport, proto = await loop.subprocess_exec(
+                lambda: _JobProtocol(loop, out, err),
+                *([SHELL, script] if script else [SHELL, "-c", command]),
+                stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
+            )
+        except OSError as exc:
+            return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
+                             _since(t0))
+        try:
+            pid = transport.get_pid()
+            if on_spawn is not None:
+                on_spawn(pid)
+            timed_out = await _wait(proto, pid, timeout, kill_grace)
+            await _clear_group(pid, kill_grace)
+            await _drain_pipes(proto, transport, err)
+        except BaseException:  # cancelled (hard stop) or failing: never leave the group behind
+            await asyncio.shield(_kill_group(proto, transport, kill_grace))
+            raise
+        finally:
+            transport.close()
+        returncode = transport.get_returncode()
+    finally:
+        if script:
+            with contextlib.suppress(OSError):
+                os.unlink(script)
+    exit_code, error = describe_exit(returncode, timeout if timed_out else None)
     return RunResult(exit_code, error, started, now_ms(), _since(t0), out.value(), err.value())
 
 
@@ -104,26 +156,46 @@ def describe_exit(returncode: int | None, timed_out_after: float | None):
     return returncode, f"exit code {returncode}"
 
 
-async def _wait(proc: asyncio.subprocess.Process, timeout: float | None, grace: float) -> bool:
-    """True when the timeout expired (the group has then been killed)."""
+def _script_for(command: str) -> str:
+    fd, path = tempfile.mkstemp(prefix="queuectl-job-", suffix=".sh")  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write(command)
+        f.write("\n")
+    return path
+
+
+async def _wait(proto: _JobProtocol, pid: int, timeout: float | None, grace: float) -> bool:
+    """Wait for the shell to exit; True when the timeout expired (the group is then killed)."""
     try:
         async with asyncio.timeout(timeout):
-            await proc.wait()
+            await asyncio.shield(proto.exited)
         return False
     except TimeoutError:
-        await _kill_group(proc, grace)
+        await _clear_group(pid, grace, force=True)
+        await proto.exited  # KILL reached the shell: it is the group leader
         return True
 
 
-async def _kill_group(proc: asyncio.subprocess.Process, grace: float) -> None:
-    """TERM the group, give it `grace` seconds, KILL what is left, reap the shell."""
-    await _clear_group(proc.pid, grace, force=True)
+async def _drain_pipes(proto: _JobProtocol, transport: asyncio.SubprocessTransport,
+                       err: Capture) -> None:
+    """The group is gone: what is left in the pipes arrives at once, unless an escaped
+    process still holds them open. Then stop reading instead of waiting for it."""
     try:
-        await asyncio.wait_for(asyncio.shield(proc.wait()), PIPE_DRAIN_S)
+        await asyncio.wait_for(asyncio.shield(proto.pipes_closed), PIPE_DRAIN_S)
     except TimeoutError:
-        # A process that escaped the group (setsid) still holds our pipes: close our ends.
-        proc._transport.close()  # noqa: SLF001 - asyncio.Process has no public close()
-        await proc.wait()
+        err.note("stopped reading output: a process that left the job's process group "
+                 "(setsid/daemon) still holds the pipes")
+        transport.close()
+
+
+async def _kill_group(proto: _JobProtocol, transport: asyncio.SubprocessTransport,
+                      grace: float) -> None:
+    """TERM the group, give it `grace` seconds, KILL what is left, reap the shell."""
+    pid = transport.get_pid()
+    await _clear_group(pid, grace, force=True)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(proto.exited), PIPE_DRAIN_S)
+    transport.close()
 
 
 async def _clear_group(pgid: int, grace: float, *, force: bool = False) -> None:
@@ -134,11 +206,6 @@ async def _clear_group(pgid: int, grace: float, *, force: bool = False) -> None:
     while time.monotonic() < deadline and _group_alive(pgid):
         await asyncio.sleep(GROUP_POLL_S)
     _signal_group(pgid, signal.SIGKILL)
-
-
-async def _pump(stream: asyncio.StreamReader, capture: Capture) -> None:
-    while chunk := await stream.read(READ_CHUNK):
-        capture.feed(chunk)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -37,7 +37,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_state ON jobs (state, seq);
 
     CREATE TABLE attempts (
-        job_id      text NOT NULL REFERENCES jobs (id),
+        job_id      text NOT NULL,  -- written only through the guarded update of its job: no FK
         n           integer NOT NULL,
         worker_id   text,
         started_at  bigint NOT NULL,

@@ -76,6 +76,7 @@ class SqliteStore:
         self.url = f"sqlite://{path}"
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._identity = _file_identity(path)
 
     @classmethod
     async def open(cls, path: Path) -> "SqliteStore":
@@ -328,7 +329,12 @@ class SqliteStore:
             )
 
     async def heartbeat(self, *, worker_id: str, running: int, now: int) -> bool | None:
-        """Returns stop_requested, or None when this worker's row is gone (it was presumed dead)."""
+        """Returns stop_requested, or None when this worker's row is gone (it was presumed dead).
+
+        Also checks that the path still names the file we opened: SQLite would go on writing
+        to a deleted or replaced file, and the worker would run on a store nobody else sees."""
+        if _file_identity(self.path) != self._identity:
+            raise StoreError(f"{self.path} was deleted or replaced while this worker was running")
         row = await self._fetchone(
             "UPDATE workers SET heartbeat_at = ?, running = ? WHERE id = ? RETURNING stop_requested",
             (now, running, worker_id),
@@ -354,6 +360,14 @@ class SqliteStore:
 
     async def subscribe(self, worker_id: str, on_wakeup: Callable[[bytes], None]):
         return DoorbellSubscription.start(str(self.path), worker_id, on_wakeup)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class DoorbellSubscription:
