@@ -1,0 +1,124 @@
+"""P6: an idle `queuectl worker start --concurrency 50`: how soon does an enqueued job start, and how
+close to its run_at does a retry start?
+
+Enqueue goes through the store API in this process (insert + doorbell, what `queuectl enqueue`
+does after parsing). Each job runs `date +%s%N`, so "start" is when the command itself ran,
+read back from its captured stdout -- not when the engine meant to start it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import time
+
+from .common import QUEUECTL, BenchError, Row, cli_env, percentile, say, scratch
+
+RETRY_DELAY_S = 0.25  # backoff-max: the first retry is due 250 ms after the failure
+
+
+async def _wait_output(store, job_id: str, timeout: float = 10.0) -> str:
+    from queuectl.errors import JobNotFoundError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(JobNotFoundError):
+            out = await store.output(job_id, None)
+            text = out.stdout.decode().strip()
+            if text:
+                return text
+        if time.monotonic() > deadline:
+            raise BenchError(f"P6: job {job_id} did not run within {timeout}s")
+        await asyncio.sleep(0.003)
+
+
+async def _wait_worker(store, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await store.list_workers():
+        if time.monotonic() > deadline:
+            raise BenchError("P6: the worker did not register")
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # let it settle into its idle wait
+
+
+async def _measure(db, tmp, samples: int, retries: int) -> tuple[list, list, list]:
+    from queuectl.jobs import NewJob
+    from queuectl.store import open_store
+    from queuectl.timeutil import now_ms
+
+    store = await open_store(str(db))
+    await store.set_config("backoff-max", str(RETRY_DELAY_S))
+    log = open(tmp / "worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen([QUEUECTL, "worker", "start", "--concurrency", "50"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                              env=cli_env(db, tmp), cwd=tmp, start_new_session=True)
+    try:
+        await _wait_worker(store)
+        starts, engine_starts = [], []
+        for i in range(samples):
+            job_id = f"lat-{i:05d}"
+            t0 = time.time_ns()
+            await store.insert_jobs([NewJob(job_id, "date +%s%N", max_retries=0)], now=now_ms())
+            started_ns = int(await _wait_output(store, job_id))
+            starts.append((started_ns - t0) / 1e6)
+            attempt = (await store.attempts(job_id))[-1]
+            engine_starts.append(attempt.started_at - t0 / 1e6)
+            await asyncio.sleep(random.uniform(0.005, 0.025))  # idle again, at a random phase
+
+        flags = tmp / "flags"
+        flags.mkdir()
+        ids = []
+        for i in range(retries):  # each fails once, then its retry is due RETRY_DELAY_S later
+            job_id = f"retry-{i:05d}"
+            flag = flags / job_id
+            command = f"if [ -e {flag} ]; then date +%s%N; else : > {flag}; exit 1; fi"
+            await store.insert_jobs([NewJob(job_id, command, max_retries=1)], now=now_ms())
+            ids.append(job_id)
+            await asyncio.sleep(0.02)
+        lateness = []
+        for job_id in ids:
+            started_ms = int(await _wait_output(store, job_id)) / 1e6
+            job = await store.get_job(job_id)
+            history = await store.attempts(job_id)
+            due = job.run_at
+            if due < history[0].finished_at:  # run_at not kept after completion: recompute
+                due = history[0].finished_at + RETRY_DELAY_S * 1000
+            lateness.append(started_ms - due)
+        return starts, engine_starts, lateness
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        log.close()
+        await store.close()
+
+
+def p6(quick: bool) -> list[Row]:
+    samples, retries = (50, 30) if quick else (200, 100)
+    with scratch("p6") as tmp:
+        say(f"P6: idle worker, {samples} enqueue -> start samples, {retries} retries ...")
+        starts, engine_starts, lateness = asyncio.run(_measure(tmp / "q.db", tmp, samples, retries))
+    start_row = Row(
+        "P6", f"idle worker x 50: enqueue -> command start, {samples} samples", "ms p50",
+        percentile(starts, 50), None, 10, goal_on="queuectl", goal_op="<=", reference_label="-",
+        detail={"samples": samples, "p95_ms": percentile(starts, 95),
+                "p99_ms": percentile(starts, 99), "max_ms": max(starts),
+                "engine_spawn_p50_ms": percentile(engine_starts, 50)})
+    retry_row = Row(
+        "P6-retry", f"retry start - its run_at, {retries} retries", "ms p99",
+        percentile(lateness, 99), None, 50, goal_on="queuectl", goal_op="<=",
+        reference_label="-",
+        detail={"samples": retries, "p50_ms": percentile(lateness, 50),
+                "min_ms": min(lateness), "max_ms": max(lateness)})
+    return [start_row, retry_row]
+
+
+BENCHMARKS = {"P6": p6}

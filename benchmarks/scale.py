@@ -1,0 +1,131 @@
+"""P7: does queuectl stay fast when the store holds 1,000,000 jobs? Same measures at 10,000.
+
+Both stores have the shape of a long-lived queue: mostly completed jobs (each with an attempt
+row, finished over the last 7 days) and a backlog of pending `true` jobs.
+  - claim rate: the engine with the instant runner (as P3) running CLAIM jobs, then stopping;
+  - `queuectl status` and `queuectl list --state pending --limit 20`: wall time of the whole
+    command (start-up included: it is what a user waits for), median of 5;
+  - worker RSS: a real `queuectl worker start --concurrency 50` on the store, peak VmRSS
+    sampled every 50 ms while it runs the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from .common import QUEUECTL, Row, cli_env, median, prefill, rss_mb, say, scratch, timed_run
+from .engine_bench import engine_rate
+
+
+def _shape(total: int) -> tuple[int, int]:
+    """(pending, completed) for a store of `total` jobs."""
+    pending = max(5_000, total // 10)
+    return pending, total - pending
+
+
+def _cli_ms(db: Path, tmp: Path, *args: str, runs: int = 5) -> float:
+    env = cli_env(db, tmp)
+    kw = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "env": env, "cwd": tmp}
+    timed_run([QUEUECTL, *args], **kw)  # warm-up
+    return median([timed_run([QUEUECTL, *args], **kw) * 1000 for _ in range(runs)])
+
+
+async def _store_ms(db: Path, runs: int = 5) -> tuple[float, float]:
+    """The store calls behind `status` and `list --state pending --limit 20`, in process (ms)."""
+    from queuectl.jobs import JobState
+    from queuectl.store import open_store
+    from queuectl.timeutil import now_ms
+
+    store = await open_store(str(db))
+    try:
+        status, listing = [], []
+        for _ in range(runs + 1):
+            t0 = time.perf_counter()
+            await store.count_by_state()
+            await store.list_workers()
+            await store.metrics(now=now_ms())
+            t1 = time.perf_counter()
+            [j async for j in store.iter_jobs(state=JobState.PENDING, limit=20)]
+            t2 = time.perf_counter()
+            status.append((t1 - t0) * 1000)
+            listing.append((t2 - t1) * 1000)
+        return median(status[1:]), median(listing[1:])
+    finally:
+        await store.close()
+
+
+def _worker_rss(db: Path, tmp: Path, seconds: float) -> float:
+    log = open(tmp / "rss-worker.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([QUEUECTL, "worker", "start", "--concurrency", "50"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                            env=cli_env(db, tmp), cwd=tmp, start_new_session=True)
+    peak = 0.0
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and proc.poll() is None:
+            peak = max(peak, rss_mb(proc.pid) or 0.0)
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+    return peak
+
+
+def _measure(total: int, claim: int, rss_seconds: float) -> dict[str, float]:
+    pending, completed = _shape(total)
+    with scratch(f"p7-{total}") as tmp:
+        db = tmp / "q.db"
+        t0 = time.perf_counter()
+        prefill(db, pending, completed=completed)
+        say(f"P7: store of {total:,} jobs prefilled in {time.perf_counter() - t0:.1f}s; measuring ...")
+        ran, seconds = engine_rate(db, stop_after=claim)
+        status_store_ms, list_store_ms = asyncio.run(_store_ms(db))
+        return {
+            "status_store_ms": status_store_ms,
+            "list_store_ms": list_store_ms,
+            "claim_jobs_per_s": ran / seconds,
+            "status_ms": _cli_ms(db, tmp, "status"),
+            "list_ms": _cli_ms(db, tmp, "list", "--state", "pending", "--limit", "20"),
+            "rss_mb": _worker_rss(db, tmp, rss_seconds),
+            "db_mb": db.stat().st_size / 2**20,
+        }
+
+
+def p7(quick: bool) -> list[Row]:
+    big_n, small_n = (100_000, 10_000) if quick else (1_000_000, 10_000)
+    claim = 2_000 if quick else 5_000
+    rss_s = 1.0 if quick else 3.0
+    small = _measure(small_n, claim, rss_s)
+    big = _measure(big_n, claim, rss_s)
+    ref = f"same at {small_n:,} jobs"
+    where = f"store of {big_n:,} jobs"
+    return [
+        Row("P7-claim", f"{where}: engine claim+finish rate, {claim} jobs", "jobs/s",
+            big["claim_jobs_per_s"], small["claim_jobs_per_s"], 0.8, reference_label=ref,
+            detail={"big_db_mb": big["db_mb"]}),
+        Row("P7-status", f"{where}: queuectl status (whole command)", "ms",
+            big["status_ms"], small["status_ms"], 100, goal_on="queuectl", goal_op="<=",
+            reference_label=ref, detail={"store_calls_ms": big["status_store_ms"],
+                                         "store_calls_ms_small": small["status_store_ms"]}),
+        Row("P7-list", f"{where}: queuectl list --state pending --limit 20", "ms",
+            big["list_ms"], small["list_ms"], 100, goal_on="queuectl", goal_op="<=",
+            reference_label=ref, detail={"store_calls_ms": big["list_store_ms"],
+                                         "store_calls_ms_small": small["list_store_ms"]}),
+        Row("P7-rss", f"{where}: worker x 50 peak RSS", "MB", big["rss_mb"], small["rss_mb"], 80,
+            goal_on="queuectl", goal_op="<=", reference_label=ref),
+    ]
+
+
+BENCHMARKS = {"P7": p7}
