@@ -1,0 +1,159 @@
+"""What only the SQLite backend promises: file modes, schema versions, refusing foreign files,
+concurrent first opens, the claim index, chunked reads."""
+
+import os
+import sqlite3
+import stat
+import threading
+
+import pytest
+
+from queuectl.errors import StoreError
+from queuectl.jobs import JobState
+from queuectl.store import open_store
+from queuectl.store.sqlite import CLAIM, SqliteStore
+from queuectl.store.sqlite_schema import SCHEMA_VERSION, open_sync
+
+from .helpers import NOW, claim, job
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+async def test_new_folder_is_0700_and_file_0600(tmp_path):
+    path = tmp_path / "fresh" / "queue.db"
+    store = await open_store(str(path))
+    try:
+        await store.insert_jobs([job("a")], now=NOW)  # makes the WAL exist
+        assert mode(path.parent) == 0o700
+        assert mode(path) == 0o600
+        for extra in ("queue.db-wal", "queue.db-shm"):
+            if (path.parent / extra).exists():
+                assert mode(path.parent / extra) & 0o077 == 0
+    finally:
+        await store.close()
+
+
+async def test_sqlite_url_opens_the_same_file(tmp_path):
+    path = tmp_path / "queue.db"
+    first = await open_store(str(path))
+    try:
+        await first.insert_jobs([job("a")], now=NOW)
+        second = await open_store(f"sqlite://{path}")
+        try:
+            assert (await second.get_job("a")).id == "a"
+        finally:
+            await second.close()
+    finally:
+        await first.close()
+
+
+async def test_schema_version_is_recorded_and_wal_is_on(tmp_path):
+    path = tmp_path / "queue.db"
+    await (await open_store(str(path))).close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+
+
+async def test_newer_schema_version_is_refused(tmp_path):
+    path = tmp_path / "queue.db"
+    await (await open_store(str(path))).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        await open_store(str(path))
+
+
+async def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        await open_store(str(path))
+    assert path.read_text().startswith("these are my notes")
+
+
+async def test_an_sqlite_file_of_another_program_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE contacts (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="not a queuectl store"):
+        await open_store(str(path))
+    conn = sqlite3.connect(path)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        conn.close()
+    assert tables == {"contacts"}
+
+
+def test_concurrent_first_opens_all_succeed(tmp_path):
+    path = tmp_path / "queue.db"
+    barrier, errors = threading.Barrier(4), []
+
+    def first_open():
+        barrier.wait()
+        try:
+            open_sync(path).close()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_open) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+async def test_concurrent_first_opens_from_processes(tmp_path):
+    import asyncio
+    import sys
+
+    path = tmp_path / "queue.db"
+    script = "import sys; from queuectl.store.sqlite_schema import open_sync; open_sync(__import__('pathlib').Path(sys.argv[1])).close()"
+    procs = [await asyncio.create_subprocess_exec(sys.executable, "-c", script, str(path),
+                                                  stderr=asyncio.subprocess.PIPE)
+             for _ in range(4)]
+    results = [await p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
+
+
+def test_claim_walks_the_due_index(tmp_path):
+    path = tmp_path / "queue.db"
+    conn = open_sync(path)
+    try:
+        plan = conn.execute("EXPLAIN QUERY PLAN " + CLAIM,
+                            {"worker": "w", "now": NOW, "limit": 10}).fetchall()
+    finally:
+        conn.close()
+    details = " | ".join(row[-1] for row in plan)
+    assert "jobs_due" in details
+    assert "TEMP B-TREE" not in details  # the index gives the order; no sort step
+
+
+async def test_iter_jobs_crosses_small_chunks(tmp_path):
+    store = await SqliteStore.open(tmp_path / "queue.db")
+    try:
+        await store.insert_jobs([job(f"j{i:02}") for i in range(10)], now=NOW)
+        await claim(store, 4)
+        everything = [j.id async for j in store.iter_jobs(chunk=3)]
+        assert everything == [f"j{i:02}" for i in range(10)]
+        pending = [j.id async for j in store.iter_jobs(state=JobState.PENDING, limit=5, chunk=2)]
+        assert pending == ["j04", "j05", "j06", "j07", "j08"]
+        exact = [j.id async for j in store.iter_jobs(limit=6, chunk=3)]
+        assert exact == [f"j{i:02}" for i in range(6)]
+    finally:
+        await store.close()
