@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import sqlite3
@@ -183,6 +184,7 @@ class WorkerRun:
     startup: float | None  # spawn to the first worker's "started" log line (ms clock)
     in_loop: float | None  # first "started" log line to last log line
     logs: list[Path]
+    cpu: float = 0.0  # user + sys seconds of the workers and the jobs they reaped
 
 
 def run_workers(db: Path, tmp: Path, *, processes: int, concurrency: int,
@@ -191,6 +193,7 @@ def run_workers(db: Path, tmp: Path, *, processes: int, concurrency: int,
     env = cli_env(db, tmp)
     logs = [tmp / f"worker-{i}.log" for i in range(processes)]
     procs = []
+    cpu0 = children_cpu()
     wall0 = time.time()
     t0 = time.perf_counter()
     for log in logs:
@@ -210,6 +213,7 @@ def run_workers(db: Path, tmp: Path, *, processes: int, concurrency: int,
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
     elapsed = time.perf_counter() - t0
+    cpu = children_cpu() - cpu0
     for code, log in zip(codes, logs, strict=True):
         if code != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
@@ -217,7 +221,13 @@ def run_workers(db: Path, tmp: Path, *, processes: int, concurrency: int,
     first, last = _log_span(logs)
     startup = None if first is None else first - wall0
     in_loop = None if first is None or last is None else last - first
-    return WorkerRun(elapsed, startup, in_loop, logs)
+    return WorkerRun(elapsed, startup, in_loop, logs, cpu)
+
+
+def children_cpu() -> float:
+    """user + sys seconds of every waited-for descendant so far (grandchildren included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _log_span(logs: list[Path]) -> tuple[float | None, float | None]:
@@ -241,9 +251,12 @@ def timed_run(argv: list[str], **kw: Any) -> float:
 
 
 def timed_cp(argv: list[str], **kw: Any) -> tuple[float, subprocess.CompletedProcess]:
+    """(wall seconds, CompletedProcess); cp.cpu holds the user + sys seconds it used."""
+    cpu0 = children_cpu()
     t0 = time.perf_counter()
     cp = subprocess.run(argv, **kw)
     elapsed = time.perf_counter() - t0
+    cp.cpu = children_cpu() - cpu0
     if cp.returncode != 0:
         err = cp.stderr.decode(errors="replace")[-500:] if isinstance(cp.stderr, bytes) else ""
         raise BenchError(f"{' '.join(map(str, argv[:4]))} exited {cp.returncode}: {err}")

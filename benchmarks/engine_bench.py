@@ -6,6 +6,8 @@ or stop after that many jobs) so that it starts from a clean interpreter and can
     .venv/bin/python -m benchmarks.engine_bench --prefill /tmp/p3.db 50000
     .venv/bin/py-spy record -o p3.svg -- .venv/bin/python -m benchmarks.engine_bench /tmp/p3.db
 
+`--stats` counts the store calls (calls per job, time awaited, rows per call) on stderr.
+
 It prints one JSON line: {"jobs": n, "seconds": s, "jobs_per_s": r}.
 """
 
@@ -33,13 +35,39 @@ def make_instant(on_finish=None):
     return instant
 
 
-async def run_engine(db: Path, stop_after: int | None = None) -> tuple[int, float]:
+def instrument(store, stats: dict) -> None:
+    """Wrap the store's coroutine methods to count calls, rows and time awaited (for --stats)."""
+    import inspect
+
+    for name, method in inspect.getmembers(store, inspect.iscoroutinefunction):
+        if name.startswith("_"):
+            continue
+
+        def wrap(name=name, method=method):
+            async def timed(*args, **kw):
+                t0 = time.perf_counter()
+                try:
+                    return await method(*args, **kw)
+                finally:
+                    entry = stats.setdefault(name, [0, 0.0, 0])
+                    entry[0] += 1
+                    entry[1] += time.perf_counter() - t0
+                    entry[2] += len(args[0]) if args and isinstance(args[0], list) else 0
+            return timed
+
+        setattr(store, name, wrap())
+
+
+async def run_engine(db: Path, stop_after: int | None = None,
+                     stats: dict | None = None) -> tuple[int, float]:
     """Engine(drain=True) over the store, or until `stop_after` jobs ran; (jobs run, seconds)."""
     from queuectl.engine import Engine
     from queuectl.settings import Settings
     from queuectl.store import open_store
 
     store = await open_store(str(db))
+    if stats is not None:
+        instrument(store, stats)
     ran = 0
     engine = None
 
@@ -94,9 +122,16 @@ def main() -> None:
     if sys.argv[1] == "--prefill":
         prefill(Path(sys.argv[2]), int(sys.argv[3]))
         return
-    db = Path(sys.argv[1])
-    stop_after = int(sys.argv[2]) if len(sys.argv) > 2 else None
-    ran, seconds = asyncio.run(run_engine(db, stop_after))
+    args = [a for a in sys.argv[1:] if a != "--stats"]
+    stats = {} if "--stats" in sys.argv else None
+    db = Path(args[0])
+    stop_after = int(args[1]) if len(args) > 1 else None
+    ran, seconds = asyncio.run(run_engine(db, stop_after, stats))
+    if stats:
+        for name, (calls, spent, rows) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
+            sys.stderr.write(f"{name:<20} {calls:>7} calls  {spent * 1000:>9.1f} ms awaited  "
+                             f"{spent / calls * 1e6:>7.0f} us/call  {calls / max(ran, 1):.3f} "
+                             f"calls/job  {rows / calls if rows else 0:.1f} rows/call\n")
     print(json.dumps({"jobs": ran, "seconds": seconds, "jobs_per_s": ran / seconds}))
 
 

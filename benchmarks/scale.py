@@ -105,7 +105,7 @@ def _measure(total: int, claim: int, rss_seconds: float) -> dict[str, float]:
 
 def p7(quick: bool) -> list[Row]:
     big_n, small_n = (100_000, 10_000) if quick else (1_000_000, 10_000)
-    claim = 2_000 if quick else 5_000
+    claim = 1_000 if quick else 5_000
     rss_s = 1.0 if quick else 3.0
     small = _measure(small_n, claim, rss_s)
     big = _measure(big_n, claim, rss_s)

@@ -21,7 +21,7 @@ from .common import (
 
 
 def _worker_detail(run, n: int) -> dict:
-    detail = {"n": n, "elapsed_s": run.elapsed}
+    detail = {"n": n, "elapsed_s": run.elapsed, "cpu_ms_per_job": run.cpu * 1000 / n}
     if run.startup is not None:
         detail["startup_s"] = run.startup
     if run.in_loop:
@@ -41,7 +41,8 @@ def p1(quick: bool) -> Row:
     ref_s, ref = timed_cp([PYTHON, "-m", "benchmarks.spawn_ref", str(n), str(c), "true"],
                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     watcher = ref.stderr.decode().strip().removeprefix("child watcher: ")
-    detail = _worker_detail(run, n) | {"reference_elapsed_s": ref_s, "child_watcher": watcher}
+    detail = _worker_detail(run, n) | {"reference_elapsed_s": ref_s, "child_watcher": watcher,
+                                       "reference_cpu_ms_per_job": ref.cpu * 1000 / n}
     return Row("P1", f"{n} x true, 1 worker x {c}, prefilled", "jobs/s", n / run.elapsed,
                n / ref_s, 0.90, reference_label="run_command x50 loop", detail=detail)
 
@@ -62,11 +63,12 @@ def p1_peer(quick: bool) -> Row:
         hdb = str(tmp / "huey.db")
         peer = [PYTHON, "-m", "benchmarks.huey_peer"]
         timed_run(peer + ["enqueue", hdb, str(n), "true"], cwd=ROOT, capture_output=True)
-        huey_s = timed_run(peer + ["consume", hdb, str(n), str(c)], cwd=ROOT, capture_output=True,
-                           timeout=300)
+        huey_s, huey = timed_cp(peer + ["consume", hdb, str(n), str(c)], cwd=ROOT,
+                                capture_output=True, timeout=300)
     return Row("P1-peer", workload, "jobs/s", n / run.elapsed, n / huey_s, 1.5,
                reference_label="huey 50 threads",
-               detail=_worker_detail(run, n) | {"huey_elapsed_s": huey_s})
+               detail=_worker_detail(run, n) | {"huey_elapsed_s": huey_s,
+                                                "huey_cpu_ms_per_job": huey.cpu * 1000 / n})
 
 
 def p1b(quick: bool) -> Row:
@@ -78,11 +80,11 @@ def p1b(quick: bool) -> Row:
         say(f"P1b: {n} x true, 2 workers x 25 vs xargs -P50 ...")
         run = run_workers(db, tmp, processes=2, concurrency=25)
         require_all_completed(db, n, "P1b")
-    xargs_s = timed_run(["sh", "-c", f"seq {n} | xargs -P50 -I{{}} sh -c true"],
-                        capture_output=True)
+    xargs_s, xargs = timed_cp(["sh", "-c", f"seq {n} | xargs -P50 -I{{}} sh -c true"],
+                              capture_output=True)
     return Row("P1b", f"{n} x true, 2 workers x 25", "jobs/s", n / run.elapsed, n / xargs_s, 0.75,
                reference_label="xargs -P50", detail=_worker_detail(run, n) | {
-                   "xargs_elapsed_s": xargs_s})
+                   "xargs_elapsed_s": xargs_s, "xargs_cpu_ms_per_job": xargs.cpu * 1000 / n})
 
 
 def p2(quick: bool) -> Row:
