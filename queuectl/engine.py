@@ -269,7 +269,7 @@ class Engine:
         for job in rescued:
             if job.pid and job.worker_id in local:
                 _kill_group(job.pid)
-            self.log(f"rescued  {job.id} from lost worker {job.worker_id} -> {job.state}")
+            self.log(f"rescued  {job.job_id} from lost worker {job.worker_id} -> {job.state}")
         if rescued:
             self._wake.set()
         return len(rescued)
