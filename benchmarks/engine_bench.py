@@ -6,7 +6,8 @@ or stop after that many jobs) so that it starts from a clean interpreter and can
     .venv/bin/python -m benchmarks.engine_bench --prefill /tmp/p3.db 50000
     .venv/bin/py-spy record -o p3.svg -- .venv/bin/python -m benchmarks.engine_bench /tmp/p3.db
 
-`--stats` counts the store calls (calls per job, time awaited, rows per call) on stderr.
+`--stats` counts the store calls (calls per job, time awaited, rows per call) on stderr;
+`--real` uses the real runner (each job's command is spawned, as in P1) instead of the instant one.
 
 It prints one JSON line: {"jobs": n, "seconds": s, "jobs_per_s": r}.
 """
@@ -59,7 +60,7 @@ def instrument(store, stats: dict) -> None:
 
 
 async def run_engine(db: Path, stop_after: int | None = None,
-                     stats: dict | None = None) -> tuple[int, float]:
+                     stats: dict | None = None, real: bool = False) -> tuple[int, float]:
     """Engine(drain=True) over the store, or until `stop_after` jobs ran; (jobs run, seconds)."""
     from queuectl.engine import Engine
     from queuectl.settings import Settings
@@ -78,8 +79,13 @@ async def run_engine(db: Path, stop_after: int | None = None,
             engine.stop()
 
     try:
+        runner = make_instant(finished)
+        if real:  # the real runner (P1-like); the caller set the worker's child watcher up
+            from queuectl.runner import run_command
+
+            runner = run_command
         engine = Engine(store, settings=Settings(), concurrency=50, drain=stop_after is None,
-                        runner=make_instant(finished), log=lambda s: None)
+                        runner=runner, log=lambda s: None)
         t0 = time.perf_counter()
         code = await engine.run()
         seconds = time.perf_counter() - t0
@@ -122,11 +128,18 @@ def main() -> None:
     if sys.argv[1] == "--prefill":
         prefill(Path(sys.argv[2]), int(sys.argv[3]))
         return
-    args = [a for a in sys.argv[1:] if a != "--stats"]
+    args = [a for a in sys.argv[1:] if a not in ("--stats", "--real")]
     stats = {} if "--stats" in sys.argv else None
     db = Path(args[0])
     stop_after = int(args[1]) if len(args) > 1 else None
-    ran, seconds = asyncio.run(run_engine(db, stop_after, stats))
+    real = "--real" in sys.argv
+    if real:
+        from queuectl.engine import prefer_pidfd_child_watcher
+
+        prefer_pidfd_child_watcher()
+    ran, seconds = asyncio.run(run_engine(db, stop_after, stats, real))
+    if real:
+        ran = count_states(db).get("completed", 0)
     if stats:
         for name, (calls, spent, rows) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
             sys.stderr.write(f"{name:<20} {calls:>7} calls  {spent * 1000:>9.1f} ms awaited  "
