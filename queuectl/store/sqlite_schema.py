@@ -167,9 +167,23 @@ def describe(exc: sqlite3.Error, path: Path) -> str:
         return f"{path} is not a queuectl store (not an SQLite database)"
     if "readonly" in text or "read-only" in text:
         return f"{path} is read-only: {text}"
-    if "unable to open" in text:
-        return f"cannot open {path}: {text}"
+    if "unable to open" in text or "disk I/O error" in text:
+        return f"cannot open {path}: {_why_unwritable(path) or text}"
     return f"store {path}: {text}"
+
+
+def _why_unwritable(path: Path) -> str | None:
+    """SQLite only says "unable to open": name the usual cause (it needs -wal/-shm beside the file)."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return "the file system is read-only"
+        if os.statvfs(path.parent).f_bavail == 0:
+            return "the disk is full"
+    except OSError:
+        return None
+    if not os.access(path.parent, os.W_OK):
+        return f"the folder {path.parent} is not writable (SQLite creates -wal and -shm files there)"
+    return None
 
 
 def open_sync(path: Path) -> sqlite3.Connection:
