@@ -97,6 +97,8 @@ def prepare_file(path: Path) -> None:
         try:
             folder.mkdir(mode=0o700, parents=True)
             folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+        except FileExistsError:
+            pass  # another process's first use created it a moment ago
         except OSError as exc:
             raise StoreError(f"cannot create {folder}: {exc.strerror}") from None
     if not path.exists():
