@@ -107,15 +107,15 @@ async def main(url, worker, go):
         while not os.path.exists(go):
             await asyncio.sleep(0.005)
         limit = 1
-        while batch := await store.claim_jobs(worker_id=worker, limit=limit, now=%d):
+        while batch := await store.claim_jobs(worker_id=worker, limit=limit, now=NOW):
             got += [j.id for j in batch]
-            limit = limit %% 4 + 1
+            limit = limit % 4 + 1
     finally:
         await store.close()
     print(json.dumps(got), flush=True)
 
 asyncio.run(main(*sys.argv[1:]))
-""" % NOW
+""".replace("NOW", str(NOW))
 
 
 async def test_processes_claiming_at_once_never_share_a_job(store, tmp_path):

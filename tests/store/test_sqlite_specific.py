@@ -123,7 +123,8 @@ async def test_concurrent_first_opens_from_processes(tmp_path):
     import sys
 
     path = tmp_path / "queue.db"
-    script = "import sys; from queuectl.store.sqlite_schema import open_sync; open_sync(__import__('pathlib').Path(sys.argv[1])).close()"
+    script = ("import pathlib, sys; from queuectl.store.sqlite_schema import open_sync; "
+              "open_sync(pathlib.Path(sys.argv[1])).close()")
     procs = [await asyncio.create_subprocess_exec(sys.executable, "-c", script, str(path),
                                                   stderr=asyncio.subprocess.PIPE)
              for _ in range(4)]

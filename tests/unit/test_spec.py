@@ -1,5 +1,6 @@
 """spec.py: every rule that makes a job document or flag an exit-2 usage error."""
 
+import contextlib
 import math
 from datetime import datetime
 
@@ -288,7 +289,7 @@ def test_nan_rejected_in_json_lines():
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_rejected_in_a_file(constant):
     with pytest.raises(InvalidJobError):
-        jobs_from_file('{"command": "x", "timeout": %s}' % constant)
+        jobs_from_file(f'{{"command": "x", "timeout": {constant}}}')
 
 
 def test_empty_file():
@@ -343,10 +344,8 @@ def test_build_job_raises_only_usage_errors(doc):
 @given(st.dictionaries(st.sampled_from(["delay", "timeout", "max_retries", "priority"]),
                        st.integers(-(10**300), 10**300) | st.floats(), max_size=4))
 def test_numeric_fields_raise_only_usage_errors(fields):
-    try:
+    with contextlib.suppress(UsageError):
         build({"command": "true", **fields})
-    except UsageError:
-        pass
 
 
 @pytest.mark.xfail(strict=True, reason="BUG: an integer delay/timeout too large for a float raises "
