@@ -43,16 +43,17 @@ async def drain(store, **kwargs):
 def spawn_signalling_runner():
     """run_command that sets an event once the shell is spawned and the runner owns it (a stop
     that lands inside asyncio's subprocess spawn is a known runner bug, see test_runner.py)."""
-    spawned = asyncio.Event()
+    spawned, pids = asyncio.Event(), []
 
     async def run(command, *, on_spawn=None, **kwargs):
         def note(pid):
             if on_spawn is not None:
                 on_spawn(pid)
+            pids.append(pid)
             spawned.set()
         return await run_command(command, on_spawn=note, **kwargs)
 
-    run.spawned = spawned
+    run.spawned, run.pids = spawned, pids
     return run
 
 
@@ -170,6 +171,19 @@ async def test_hard_stop_kills_the_job_and_requeues_it_uncharged(store, tmp_path
     assert (long.state, long.attempts, long.run_no, long.worker_id) == ("pending", 0, 0, None)
     assert await store.attempts("long") == []
     assert any("requeued" in line for line in eng.lines)
+
+
+async def test_hard_stop_requeues_every_running_job(store, eventually):
+    await insert(store, *[job(f"j{i}", "sleep 30") for i in range(3)], job("waiting"))
+    runner = spawn_signalling_runner()
+    eng = engine(store, concurrency=3, drain=False, runner=runner)
+    task = asyncio.create_task(eng.run())
+    await eventually(lambda: len(runner.pids) == 3)
+    eng.stop(hard=True, exit_code=143)
+    assert await asyncio.wait_for(task, 10) == 143
+    assert not any(group_alive(pid) for pid in runner.pids)
+    jobs = [j async for j in store.iter_jobs()]
+    assert [(j.state, j.attempts) for j in jobs] == [("pending", 0)] * 4
 
 
 async def test_second_signal_escalates_to_a_hard_stop(store):
