@@ -29,6 +29,11 @@ class NewJob:
     run_at: int | None = None  # None: due now
     timeout: float | None = None  # None: config job-timeout applies when it runs
 
+    def with_default_retries(self, max_retries: int) -> "NewJob":
+        if self.max_retries is not None:
+            return self
+        return NewJob(self.id, self.command, max_retries, self.priority, self.run_at, self.timeout)
+
 
 @dataclass(frozen=True, slots=True)
 class Job:

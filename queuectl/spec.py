@@ -192,6 +192,8 @@ def _seconds(fields: dict[str, Any], key: str, *, allow_zero: bool) -> float:
     value = fields[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidJobError(f"{key} must be a number of seconds, got {_type_name(value)}")
+    if isinstance(value, int) and value > MAX_SECONDS:  # before any float conversion can overflow
+        raise InvalidJobError(f"{key} must be at most {MAX_SECONDS} seconds, got {value}")
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         relation = ">= 0" if allow_zero else "> 0"
         raise InvalidJobError(f"{key} must be {relation}, got {value}")

@@ -31,7 +31,10 @@ def parse_iso(text: str) -> int:
         raise UsageError(f"not an ISO-8601 time: {text!r}") from None
     if moment.tzinfo is None:
         raise UsageError(f"time needs an offset or Z: {text!r}")
-    return round(moment.astimezone(UTC).timestamp() * 1000)
+    try:
+        return round(moment.astimezone(UTC).timestamp() * 1000)
+    except (OverflowError, ValueError):  # e.g. year 1 at +05:00 falls before year 1 in UTC
+        raise UsageError(f"time out of range: {text!r}") from None
 
 
 def seconds_between(start_ms: int, end_ms: int) -> float:

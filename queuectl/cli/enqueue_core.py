@@ -38,17 +38,13 @@ def insert(location: str, new_jobs: list[NewJob]) -> list[Job]:
 def _insert_async(location: str, new_jobs: list[NewJob]) -> list[Job]:
     import asyncio
 
-    from ..settings import Settings
     from ..store import open_store
-    from ..store.sqlite_enqueue import with_defaults
     from ..timeutil import now_ms
 
     async def main() -> list[Job]:
         store = await open_store(location)
         try:
-            settings = Settings.from_stored(await store.get_config())
-            filled = [with_defaults(job, settings) for job in new_jobs]
-            return await store.insert_jobs(filled, now=now_ms())
+            return await store.insert_jobs(new_jobs, now=now_ms())  # fills max_retries itself
         finally:
             await store.close()
 

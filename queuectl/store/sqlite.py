@@ -15,6 +15,7 @@ import aiosqlite
 
 from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongStateError
 from ..jobs import STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
+from ..settings import Settings
 from . import doorbell
 from .base import Metrics, Output, Rescued, Started
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
@@ -136,9 +137,14 @@ class SqliteStore:
     # -- jobs ---------------------------------------------------------------------------
 
     async def insert_jobs(self, jobs: Sequence[NewJob], *, now: int) -> list[Job]:
-        rows = [insert_params(job, now) for job in jobs]
+        """All or nothing; a job without max_retries takes config max-retries."""
         try:
             async with self._transaction() as conn:
+                stored = await conn.execute_fetchall(
+                    "SELECT value FROM config WHERE key = 'max-retries'")
+                default = Settings.from_stored({"max-retries": stored[0][0]} if stored else {})
+                rows = [insert_params(j.with_default_retries(default.max_retries), now)
+                        for j in jobs]
                 await conn.executemany(INSERT_JOB, rows)
                 workers = await self._worker_ids()
         except sqlite3.IntegrityError:

@@ -2,7 +2,6 @@
 is most of the cost (see benchmarks P4/P5). Same SQL and rows as SqliteStore.insert_jobs."""
 
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 from ..errors import DuplicateJobError, StoreError
@@ -19,7 +18,7 @@ def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
     try:
         conn.execute("BEGIN IMMEDIATE")
         settings = Settings.from_stored(dict(conn.execute("SELECT key, value FROM config")))
-        rows = [insert_params(with_defaults(job, settings), now) for job in jobs]
+        rows = [insert_params(job.with_default_retries(settings.max_retries), now) for job in jobs]
         try:
             conn.executemany(INSERT_JOB, rows)
         except sqlite3.IntegrityError:
@@ -33,10 +32,6 @@ def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
         conn.close()
     doorbell.ring(str(path), workers)
     return [inserted_job(row) for row in rows]
-
-
-def with_defaults(job: NewJob, settings: Settings) -> NewJob:
-    return job if job.max_retries is not None else replace(job, max_retries=settings.max_retries)
 
 
 def _first_existing(conn: sqlite3.Connection, ids: list[str]) -> str:

@@ -120,6 +120,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
+        _refuse_unknown(conn, path, version)  # before anything is changed in someone's file
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # persistent in the file
         conn.execute("BEGIN IMMEDIATE")
@@ -135,6 +136,14 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 def _apply_missing(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
+    _refuse_unknown(conn, path, version)
+    for number in range(version, SCHEMA_VERSION):
+        for statement in _statements(MIGRATIONS[number]):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _refuse_unknown(conn: sqlite3.Connection, path: Path, version: int) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} has schema version {version}, newer than this queuectl understands "
@@ -144,10 +153,6 @@ def _apply_missing(conn: sqlite3.Connection, path: Path) -> None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables - OUR_TABLES:
             raise StoreError(f"{path} is an SQLite database but not a queuectl store")
-    for number in range(version, SCHEMA_VERSION):
-        for statement in _statements(MIGRATIONS[number]):
-            conn.execute(statement)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _statements(script: str) -> list[str]:

@@ -221,8 +221,6 @@ def test_foreign_sqlite_file_is_refused(rq, tmp_path):
     assert db_query(db, "SELECT name FROM sqlite_master WHERE type='table'") == [("invoices",)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: migrate() switches a foreign or newer file to WAL "
-                   "before it checks that the file is a queuectl store it understands")
 def test_refusing_a_foreign_file_does_not_change_its_journal_mode(rq, tmp_path):
     db = tmp_path / "foreign.db"
     _foreign(db)

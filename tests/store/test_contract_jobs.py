@@ -49,12 +49,8 @@ async def test_duplicate_within_one_batch_inserts_nothing(store):
     assert await ids(store) == []
 
 
-async def test_insert_without_max_retries_takes_the_configured_default(store, request):
+async def test_insert_without_max_retries_takes_the_configured_default(store):
     """NewJob documents max_retries=None as "take config max-retries at insert"."""
-    if store.url.startswith("sqlite"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "BUG: SqliteStore.insert_jobs writes NULL into NOT NULL max_retries and reports the "
-            "IntegrityError as DuplicateJobError 'a job with this id already exists'")))
     await store.set_config("max-retries", "5")
     (a,) = await store.insert_jobs([NewJob(id="a", command="true")], now=NOW)
     assert a.max_retries == 5 and (await store.get_job("a")).max_retries == 5
