@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from .decide import decide
-from .jobs import UNFINISHED_STATES, Finish, Job, JobState, RunResult, WorkerInfo
+from .jobs import Finish, Job, JobState, RunResult, WorkerInfo
 from .runner import run_command
 from .settings import Settings
 from .store.base import Started, Store
@@ -27,6 +27,7 @@ from .timeutil import format_ms, now_ms
 from .workers import is_alive
 
 POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
+DRAIN_POLL_S = 0.05  # --drain while other workers still hold jobs: notice their end quickly
 START_RECORD_DELAY_S = 0.1  # pids of jobs still running after this are written to the store
 HEAP_LIMIT = 1024
 
@@ -124,12 +125,17 @@ class Engine:
                 self._start_slot(group, job)
             if len(jobs) == free:
                 continue
-            if self.drain and not self._slots and await self._drained():
-                self.log("drained: no pending, failed or processing jobs left")
-                return
-            await self._idle_wait()
+            poll = POLL_S
+            if self.drain and not self._slots:
+                unfinished = await self._unfinished()
+                if not unfinished:
+                    self.log("drained: no pending, failed or processing jobs left")
+                    return
+                if unfinished == JobState.PROCESSING:
+                    poll = DRAIN_POLL_S
+            await self._idle_wait(poll)
 
-    async def _idle_wait(self) -> None:
+    async def _idle_wait(self, poll: float) -> None:
         """Sleep until a doorbell, a freed slot, the next known run_at, or the poll fallback."""
         due = await self.store.next_due_at()
         if due is not None:
@@ -137,7 +143,7 @@ class Engine:
         now = now_ms()
         while self._heap and self._heap[0] <= now:
             heapq.heappop(self._heap)
-        timeout = POLL_S
+        timeout = poll
         if self._heap:
             timeout = min(timeout, (self._heap[0] - now) / 1000)
         with contextlib.suppress(TimeoutError):
@@ -150,9 +156,12 @@ class Engine:
         if len(self._heap) > HEAP_LIMIT:  # keep the earliest half; the store knows the rest
             self._heap = heapq.nsmallest(HEAP_LIMIT // 2, self._heap)
 
-    async def _drained(self) -> bool:
+    async def _unfinished(self) -> JobState | None:
+        """None when drained; PROCESSING when only other workers' running jobs are left."""
         counts = await self.store.count_by_state()
-        return not any(counts[state] for state in UNFINISHED_STATES)
+        if counts[JobState.PENDING] or counts[JobState.FAILED]:
+            return JobState.PENDING
+        return JobState.PROCESSING if counts[JobState.PROCESSING] else None
 
     async def _wait_for_slots(self) -> None:
         while self._slots:

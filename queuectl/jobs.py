@@ -14,8 +14,6 @@ class JobState(StrEnum):
 
 STATES: tuple[str, ...] = tuple(s.value for s in JobState)
 DUE_STATES = (JobState.PENDING, JobState.FAILED)
-# A worker in --drain mode waits while any job is in one of these.
-UNFINISHED_STATES = (JobState.PENDING, JobState.FAILED, JobState.PROCESSING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,17 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_last_second: list = [None, ""]  # every log line formats "now": strftime once per second
+
+
 def format_ms(ms: int | None) -> str | None:
     """2026-11-22T10:30:00.123Z, or None for None."""
     if ms is None:
         return None
     seconds, millis = divmod(ms, 1000)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    return f"{stamp}.{millis:03d}Z"
+    if _last_second[0] != seconds:
+        _last_second[:] = [seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))]
+    return f"{_last_second[1]}.{millis:03d}Z"
 
 
 def parse_iso(text: str) -> int:
