@@ -110,15 +110,21 @@ async def run_command(
     out, err = Capture(output_limit), Capture(output_limit)
     script = _script_for(command) if len(command.encode()) > INLINE_COMMAND_LIMIT else None
     try:
+        # The spawn is shielded: a cancel landing while asyncio still connects the pipes would
+        # make asyncio kill only the shell and then wait for pipes the job's children hold.
+        spawn = asyncio.ensure_future(loop.subprocess_exec(
+            lambda: _JobProtocol(loop, out, err),
+            *([SHELL, script] if script else [SHELL, "-c", command]),
+            stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
+        ))
         try:
-            transport, proto = await loop.subprocess_exec(
-                lambda: _JobProtocol(loop, out, err),
-                *([SHELL, script] if script else [SHELL, "-c", command]),
-                stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
-            )
+            transport, proto = await asyncio.shield(spawn)
         except OSError as exc:
             return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
                              _since(t0))
+        except asyncio.CancelledError:
+            await _reap_cancelled_spawn(spawn, kill_grace)
+            raise
         try:
             pid = transport.get_pid()
             if on_spawn is not None:
@@ -138,6 +144,17 @@ async def run_command(
                 os.unlink(script)
     exit_code, error = describe_exit(returncode, timeout if timed_out else None)
     return RunResult(exit_code, error, started, now_ms(), _since(t0), out.value(), err.value())
+
+
+async def _reap_cancelled_spawn(spawn: asyncio.Future, grace: float) -> None:
+    """Cancelled during the spawn: let it complete, then kill the whole group it started."""
+    while not spawn.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(spawn)
+    if spawn.cancelled() or spawn.exception() is not None:
+        return
+    transport, proto = spawn.result()
+    await asyncio.shield(_kill_group(proto, transport, grace))
 
 
 def describe_exit(returncode: int | None, timed_out_after: float | None):

@@ -93,9 +93,6 @@ async def test_cancellation_kills_the_group(tmp_path):
     assert await wait_dead(gc_pid)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a cancel that lands inside loop.subprocess_exec (shell "
-                   "forked, pipes still connecting) escapes run_command's cleanup: asyncio kills only "
-                   "the shell, then waits for pipes that the job's children hold open")
 async def test_a_cancel_while_asyncio_connects_the_pipes_is_prompt(tmp_path, monkeypatch):
     """Pipe connection takes a few loop iterations (longer on a busy loop); widen that window
     so a child exists inside it, as it does when a hard stop lands just after a spawn."""
