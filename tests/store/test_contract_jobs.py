@@ -4,6 +4,7 @@ Only the Store protocol is used here, so every backend must pass these unchanged
 """
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -330,3 +331,26 @@ async def test_retry_all_dead(store):
     assert await store.retry_dead(None, now=NOW) == ["d1", "d2"]
     assert (await store.count_by_state())["dead"] == 0
     assert await store.retry_dead(None, now=NOW) == []
+
+
+# -- cancellation ----------------------------------------------------------------------------
+
+
+async def test_a_cancelled_write_leaves_the_store_usable(store, other, request):
+    """A worker cancels store calls when it stops (side tasks, a TaskGroup failing): whatever
+    point a write is cancelled at, the next write on that store object and on others works."""
+    if store.url.startswith("sqlite"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "BUG: SqliteStore._transaction awaits BEGIN IMMEDIATE outside its try/rollback; a "
+            "cancel there leaves the connection inside a transaction holding the write lock, "
+            "and every later write fails 'cannot start a transaction within a transaction'")))
+    for n in range(6):
+        task = asyncio.create_task(store.set_config("k", f"v{n}"))
+        for _ in range(n):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.set_config("after", str(n))
+    await asyncio.wait_for(other.set_config("other", "1"), 5)
+    assert (await store.get_config())["after"] == "5"
