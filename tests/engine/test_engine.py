@@ -25,9 +25,12 @@ def job(job_id, command="true", **fields):
     return NewJob(id=job_id, command=command, **fields)
 
 
-def engine(store, *, concurrency=2, drain=True, settings=FAST, runner=None, log=None):
+def engine(store, *, concurrency=2, drain=True, settings=FAST, runner=None, log=None,
+           monotonic=None):
     lines = []
     kwargs = {"runner": runner} if runner else {}
+    if monotonic is not None:
+        kwargs["monotonic"] = monotonic
     eng = Engine(store, settings=settings, concurrency=concurrency, drain=drain,
                  log=log or lines.append, **kwargs)
     eng.lines = lines
@@ -247,15 +250,22 @@ async def test_rescue_once_leaves_a_live_worker_alone(store):
     assert (await store.get_job("a")).state == "processing"
 
 
-async def test_rescue_once_uses_the_lease_for_other_hosts_and_kills_nothing(store):
+async def test_rescue_once_uses_the_lease_for_other_hosts_and_kills_nothing(store, eventually):
     victim = subprocess.Popen(["sleep", "30"], start_new_session=True)
     try:
-        stale = now_ms() - 60_000  # beyond the 10 s lease
+        stale = now_ms() - 60_000
         await store.register_worker(WorkerInfo("far", victim.pid, "another-host", 1, stale, stale))
         await insert(store, job("a"))
         (a,) = await store.claim_jobs(worker_id="far", limit=1, now=now_ms())
         await store.record_started([Started("a", "far", a.run_no, victim.pid)])
-        assert await engine(store).rescue_once() == 1
+        eng = engine(store, settings=replace(FAST, worker_lease=0.2))
+        rescued = []
+
+        async def rescue():
+            rescued.append(await eng.rescue_once())
+            return sum(rescued) == 1
+
+        await eventually(rescue, timeout=10)  # no heartbeat for a lease: dead
         assert alive(victim.pid)  # not ours to kill: it lives on another host
     finally:
         victim.kill()
