@@ -14,6 +14,7 @@ import heapq
 import os
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -24,7 +25,7 @@ from .settings import Settings
 from .store.base import Started, Store
 from .store.doorbell import STOP
 from .timeutil import format_ms, now_ms
-from .workers import is_alive
+from .workers import HeartbeatWatch
 
 POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
 DRAIN_POLL_S = 0.05  # --drain while other workers still hold jobs: notice their end quickly
@@ -44,6 +45,7 @@ class Engine:
         drain: bool = False,
         runner: Runner = run_command,
         log: Callable[[str], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store, self.settings, self.concurrency, self.drain = store, settings, concurrency, drain
         self.runner = runner
@@ -58,6 +60,8 @@ class Engine:
         self._flush_wanted = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._interrupted: list[tuple[str, int]] = []
+        self._watch = HeartbeatWatch(host=self.host, lease_s=settings.worker_lease)
+        self._monotonic = monotonic
         self._stopping = False
         self._closing = False
         self._exit_code = 0
@@ -262,16 +266,16 @@ class Engine:
                 self.stop()
 
     async def _rescue_loop(self) -> None:
+        # lease/10: a death is seen at most one tick after the lease (12 s at defaults)
         while True:
             await self.rescue_once()
-            await asyncio.sleep(self.settings.heartbeat_interval)
+            await asyncio.sleep(self.settings.worker_lease / 10)
 
     async def rescue_once(self) -> int:
         """Return jobs of dead workers to the queue; kill their process groups on this host."""
         now = now_ms()
-        workers = await self.store.list_workers()
-        dead = [w for w in workers if w.id != self.worker_id and not is_alive(
-            w, now=now, lease_s=self.settings.worker_lease, host=self.host)]
+        workers = [w for w in await self.store.list_workers() if w.id != self.worker_id]
+        dead = self._watch.dead(workers, mono=self._monotonic())
         local = {w.id for w in workers if w.host == self.host}
         rescued = await self.store.rescue_lost_jobs(
             dead_workers=[(w.id, w.heartbeat_at) for w in dead], now=now)

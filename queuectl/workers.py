@@ -16,10 +16,36 @@ def pid_alive(pid: int) -> bool:
 
 
 def is_alive(worker: WorkerInfo, *, now: int, lease_s: float, host: str) -> bool:
-    """Alive = heartbeat within the lease and, on this host, its pid still exists.
+    """For display (`worker list`, `status`): on this host a live pid decides, elsewhere a
+    heartbeat within the lease. The rescuer uses HeartbeatWatch, which needs no shared clock."""
+    if worker.host == host:
+        return pid_alive(worker.pid)
+    return worker.heartbeat_at >= now - lease_s * 1000
 
-    The pid check only ever speeds up a verdict of death (a recycled pid makes a dead worker
-    look alive until its lease runs out, never the reverse)."""
-    if worker.heartbeat_at < now - lease_s * 1000:
-        return False
-    return worker.host != host or pid_alive(worker.pid)
+
+class HeartbeatWatch:
+    """The rescuer's verdict of death, immune to wall-clock steps.
+
+    A worker is dead when it is on this host and its pid is gone (immediate), or when its
+    heartbeat value has not changed for `lease_s` seconds of *this* process's monotonic clock.
+    Heartbeat values are only compared for equality, never with the observer's clock, so a
+    clock step on either side, or skew between hosts, cannot make a live worker look dead.
+    A recycled pid cannot hide a dead worker either: its heartbeat stops changing."""
+
+    def __init__(self, *, host: str, lease_s: float) -> None:
+        self.host, self.lease_s = host, lease_s
+        self._seen: dict[str, tuple[int, float]] = {}  # id -> (heartbeat value, when it changed)
+
+    def dead(self, workers: list[WorkerInfo], *, mono: float) -> list[WorkerInfo]:
+        verdicts = [w for w in workers if self._is_dead(w, mono)]
+        self._seen = {w.id: self._seen[w.id] for w in workers}  # forget deregistered workers
+        return verdicts
+
+    def _is_dead(self, worker: WorkerInfo, mono: float) -> bool:
+        previous = self._seen.get(worker.id)
+        if previous is None or previous[0] != worker.heartbeat_at:
+            self._seen[worker.id] = (worker.heartbeat_at, mono)
+            previous = self._seen[worker.id]
+        if worker.host == self.host and not pid_alive(worker.pid):
+            return True
+        return mono - previous[1] >= self.lease_s

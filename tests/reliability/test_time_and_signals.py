@@ -80,9 +80,6 @@ def test_idle_wait_never_sleeps_longer_than_the_poll_fallback():
     assert engine.POLL_S <= 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: worker liveness compares a wall-clock heartbeat "
-                   "with the observer's wall clock: a forward step longer than worker-lease "
-                   "makes a live local worker look dead, its jobs are killed and re-run")
 def test_a_forward_clock_step_does_not_declare_a_live_local_worker_dead():
     import socket
 
