@@ -9,6 +9,7 @@ process that left the group (`setsid`, a daemon) keeps the output pipes open.
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
 import tempfile
 import time
@@ -23,7 +24,6 @@ GROUP_POLL_S = 0.02
 # Linux refuses a single argv string over MAX_ARG_STRLEN (128 KiB) with E2BIG: longer commands
 # are written to a private (0600) temporary script that the shell reads instead.
 INLINE_COMMAND_LIMIT = 64 * 1024
-SHELL = "/bin/sh"
 
 
 class Capture:
@@ -110,11 +110,14 @@ async def run_command(
     out, err = Capture(output_limit), Capture(output_limit)
     script = _script_for(command) if len(command.encode()) > INLINE_COMMAND_LIMIT else None
     try:
-        # The spawn is shielded: a cancel landing while asyncio still connects the pipes would
-        # make asyncio kill only the shell and then wait for pipes the job's children hold.
-        spawn = asyncio.ensure_future(loop.subprocess_exec(
+        # loop.subprocess_shell is what asyncio.create_subprocess_shell wraps; our protocol
+        # replaces its StreamReaders (see _JobProtocol). A command too long for one argv string
+        # (Linux: 128 KiB) runs from a 0600 script. The spawn is shielded: a cancel landing
+        # while asyncio still connects the pipes would make asyncio kill only the shell and then
+        # wait for pipes the job's children hold.
+        spawn = asyncio.ensure_future(loop.subprocess_shell(
             lambda: _JobProtocol(loop, out, err),
-            *([SHELL, script] if script else [SHELL, "-c", command]),
+            f"exec /bin/sh {shlex.quote(script)}" if script else command,
             stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
         ))
         try:
