@@ -111,8 +111,10 @@ class SqliteStore:
         """BEGIN IMMEDIATE: take the write lock up front so a read-then-write never deadlocks."""
         async with self._lock:
             with self._errors():
-                await self._conn.execute("BEGIN IMMEDIATE")
                 try:
+                    # Inside the try: a cancel landing on BEGIN still leaves the BEGIN queued on
+                    # aiosqlite's thread; the rollback is queued after it, so it undoes it.
+                    await self._conn.execute("BEGIN IMMEDIATE")
                     yield self._conn
                 except BaseException:
                     await asyncio.shield(self._conn.rollback())

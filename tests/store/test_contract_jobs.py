@@ -336,14 +336,9 @@ async def test_retry_all_dead(store):
 # -- cancellation ----------------------------------------------------------------------------
 
 
-async def test_a_cancelled_write_leaves_the_store_usable(store, other, request):
+async def test_a_cancelled_write_leaves_the_store_usable(store, other):
     """A worker cancels store calls when it stops (side tasks, a TaskGroup failing): whatever
     point a write is cancelled at, the next write on that store object and on others works."""
-    if store.url.startswith("sqlite"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "BUG: SqliteStore._transaction awaits BEGIN IMMEDIATE outside its try/rollback; a "
-            "cancel there leaves the connection inside a transaction holding the write lock, "
-            "and every later write fails 'cannot start a transaction within a transaction'")))
     for n in range(6):
         task = asyncio.create_task(store.set_config("k", f"v{n}"))
         for _ in range(n):
