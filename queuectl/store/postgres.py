@@ -116,6 +116,8 @@ def transient(exc: BaseException) -> bool:
                   | asyncpg.TooManyConnectionsError | asyncpg.DeadlockDetectedError
                   | asyncpg.SerializationError | ConnectionError | TimeoutError):
         return True
+    if isinstance(exc, asyncpg.exceptions._base.InternalClientError):
+        return True  # e.g. a server-side termination noticed in the middle of a call
     if isinstance(exc, OSError):
         return True
     if isinstance(exc, asyncpg.InterfaceError):
@@ -177,7 +179,13 @@ class PostgresStore:
         while True:
             try:
                 async with self._pool.acquire() as conn:
-                    result = await fn(conn, retrying)
+                    try:
+                        result = await fn(conn, retrying)
+                    except Exception as exc:
+                        if transient(exc) and not isinstance(
+                                exc, asyncpg.TransactionRollbackError):
+                            conn.terminate()  # never reuse it: the pool connects afresh
+                        raise
                 if retrying:
                     self._warn("reconnected to PostgreSQL")
                     self._warned = False
@@ -436,24 +444,31 @@ class PostgresStore:
 
     # -- migrate-store ------------------------------------------------------------------
 
-    async def import_rows(self, jobs: Sequence[Job], attempts: Sequence[tuple]) -> None:
-        """Write jobs as they are (seq in the order given) and attempt rows
-        (job_id, n, worker_id, started_at, finished_at, ok, exit_code, error, duration,
-        stdout, stderr), in one transaction."""
-        job_columns = [list(c) for c in zip(*[
-            (j.id, j.command, j.state.value, j.attempts, j.max_retries, j.priority, j.run_at,
-             j.timeout, j.exit_code, j.last_error, j.created_at, j.updated_at, j.worker_id,
-             j.started_at, j.run_no) for j in jobs], strict=True)] if jobs else []
-        attempt_columns = [list(c) for c in zip(*attempts, strict=True)] if attempts else []
+    @contextlib.asynccontextmanager
+    async def importing(self) -> AsyncIterator["Importer"]:
+        """One transaction for a whole migrate-store copy: all of it lands, or none."""
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield Importer(conn)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise StoreError(f"store {self.url}: {_reason(exc)}") from None
 
-        async def write(conn, _: bool) -> None:
-            async with conn.transaction():
-                if job_columns:
-                    await conn.execute(sql.IMPORT_JOBS, *job_columns)
-                if attempt_columns:
-                    await conn.execute(sql.IMPORT_ATTEMPTS, *attempt_columns)
 
-        await self._run(write)
+class Importer:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def write(self, jobs: Sequence[Job], attempts: Sequence[tuple]) -> None:
+        """Jobs as they are (seq follows the order given) and attempt rows (job_id, n,
+        worker_id, started_at, finished_at, ok, exit_code, error, duration, stdout, stderr)."""
+        if jobs:
+            rows = [(j.id, j.command, j.state.value, j.attempts, j.max_retries, j.priority,
+                     j.run_at, j.timeout, j.exit_code, j.last_error, j.created_at,
+                     j.updated_at, j.worker_id, j.started_at, j.run_no) for j in jobs]
+            await self._conn.execute(sql.IMPORT_JOBS, *[list(c) for c in zip(*rows, strict=True)])
+        if attempts:
+            await self._conn.execute(sql.IMPORT_ATTEMPTS,
+                                     *[list(c) for c in zip(*attempts, strict=True)])
 
 
 # -- LISTEN/NOTIFY ------------------------------------------------------------------------
