@@ -5,8 +5,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import typer
-
 T = TypeVar("T")
 
 
@@ -16,16 +14,21 @@ class Options:
     debug: bool = False
 
 
-def options(ctx: typer.Context) -> Options:
+def options(ctx: Any) -> Options:
+    """The root Options of a typer context."""
     return ctx.find_root().obj
 
 
-def with_store(ctx: typer.Context, fn: Callable[[Any], Awaitable[T]]) -> T:
+def with_store(ctx: Any, fn: Callable[[Any], Awaitable[T]]) -> T:
+    return run_with_store(options(ctx).db, fn)
+
+
+def run_with_store(db: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
     """Open the store named by --db / QUEUECTL_DB, run fn(store) on a fresh loop, close it."""
-    from ..store import open_store
+    from ..store import open_store, resolve
 
     async def main() -> T:
-        store = await open_store(options(ctx).db)
+        store = await open_store(resolve(db))
         try:
             return await fn(store)
         finally:

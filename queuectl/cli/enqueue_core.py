@@ -20,7 +20,7 @@ def enqueue(*, db: str | None, job: str | None, file: str | None,
     if overrides.get("id") is not None and len(documents) > 1:
         raise UsageError("--id names one job, but the input holds several")
     jobs = insert(resolve(db), build_jobs(documents, overrides, now=now_ms()))
-    print_enqueued(jobs, json_out=json_out, single=file is None and job.lstrip().startswith("{"))
+    print_enqueued(jobs, json_out=json_out, single=file is None and not job.lstrip().startswith("["))
 
 
 def insert(location: str, new_jobs: list[NewJob]) -> list[Job]:
@@ -73,31 +73,3 @@ def print_enqueued(jobs: list[Job], *, json_out: bool, single: bool) -> None:
     from .output import job_dict, print_json
 
     print_json(job_dict(jobs[0]) if single else [job_dict(j) for j in jobs])
-
-
-def lean_arguments(args: list[str]) -> dict[str, Any] | None:
-    """The common forms `[--db X] enqueue (JOB | --file PATH) [--json]`, parsed without typer.
-
-    Anything else (other flags, --help, `--`) returns None and takes the typer path, so the
-    two front doors cannot disagree: this one accepts a strict subset of the other."""
-    db, rest = None, list(args)
-    if rest[:1] == ["--db"] and len(rest) > 1:
-        db, rest = rest[1], rest[2:]
-    elif rest and rest[0].startswith("--db="):
-        db, rest = rest[0][len("--db="):], rest[1:]
-    if rest[:1] != ["enqueue"]:
-        return None
-    parsed: dict[str, Any] = {"db": db, "job": None, "file": None, "json_out": False}
-    words = iter(rest[1:])
-    for word in words:
-        if word == "--json" and not parsed["json_out"]:
-            parsed["json_out"] = True
-        elif word in ("--file", "-f") and parsed["file"] is None:
-            parsed["file"] = next(words, None)
-            if parsed["file"] is None:
-                return None
-        elif not word.startswith("-") and parsed["job"] is None:
-            parsed["job"] = word
-        else:
-            return None
-    return parsed | {"overrides": {}}

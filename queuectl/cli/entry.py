@@ -12,12 +12,12 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: list[str], debug: bool) -> int:
     from ..errors import QueuectlError
-    from .enqueue_core import enqueue, lean_arguments
+    from . import lean
 
     try:
-        lean = lean_arguments(args)
-        if lean is not None:  # the hot one-shot path: no typer, no asyncio
-            enqueue(**lean)
+        scripted = lean.parse(args)
+        if scripted is not None:  # the hot one-shot commands skip typer's import
+            lean.run(*scripted)
             return 0
         return _run_typer(args)
     except QueuectlError as exc:

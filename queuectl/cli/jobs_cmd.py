@@ -5,15 +5,12 @@ import sys
 import typer
 
 from ..errors import UsageError
-from .context import load_settings, with_store
+from .context import options, with_store
 from .output import (
-    JobListPrinter,
     attempt_dict,
     job_dict,
-    metrics_dict,
     print_json,
     print_table,
-    worker_dict,
 )
 
 JSON_FLAG = typer.Option(False, "--json", help="Print JSON on stdout.")
@@ -39,7 +36,6 @@ def enqueue(
     json_out: bool = JSON_FLAG,
 ) -> None:
     """Add jobs to the queue; prints their ids."""
-    from .context import options
     from .enqueue_core import enqueue as enqueue_jobs
 
     overrides = {"id": id, "max_retries": max_retries, "priority": priority,
@@ -54,21 +50,9 @@ def list_jobs(
     json_out: bool = JSON_FLAG,
 ) -> None:
     """Jobs in enqueue order."""
-    from ..jobs import STATES, JobState
+    from .inspect_core import list_jobs as list_core
 
-    if state is not None and state not in STATES:
-        raise UsageError(f"unknown state {state!r} (valid: {', '.join(STATES)})")
-    if limit is not None and limit < 1:
-        raise UsageError("--limit must be at least 1")
-
-    async def stream(store) -> int:
-        printer = JobListPrinter(json_out=json_out)
-        async for job in store.iter_jobs(state=state and JobState(state), limit=limit):
-            printer.add(job)
-        return printer.finish()
-
-    if not with_store(ctx, stream) and not json_out:
-        sys.stderr.write("no jobs\n")
+    list_core(db=options(ctx).db, state=state, limit=limit, json_out=json_out)
 
 
 def show(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
@@ -111,41 +95,6 @@ def logs(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
 
 def status(ctx: typer.Context, json_out: bool = JSON_FLAG) -> None:
     """Jobs per state, the DLQ, live workers and recent execution metrics."""
-    from ..timeutil import now_ms
-    from .worker_cmd import live_workers
+    from .inspect_core import status as status_core
 
-    async def fetch(store):
-        now = now_ms()
-        settings = await load_settings(store)
-        return (await store.count_by_state(), await live_workers(store, settings, now),
-                await store.metrics(now=now))
-
-    counts, workers, metrics = with_store(ctx, fetch)
-    document = {
-        "jobs": counts | {"total": sum(counts.values())},
-        "dlq": counts["dead"],
-        "workers": [worker_dict(w) for w in workers],
-        "metrics": metrics_dict(metrics),
-    }
-    if json_out:
-        print_json(document)
-    else:
-        _print_status(document)
-
-
-def _print_status(doc: dict) -> None:
-    from .output import paint
-
-    jobs = doc["jobs"]
-    print_table(["STATE", "JOBS"], [[s, n] for s, n in jobs.items()], state_column=0)
-    m = doc["metrics"]
-    mean = "-" if m["mean_duration"] is None else f"{m['mean_duration']:.3f}s"
-    p95 = "-" if m["p95_duration"] is None else f"{m['p95_duration']:.3f}s"
-    sys.stdout.write(
-        f"\nDLQ: {paint(str(doc['dlq']), 'dead' if doc['dlq'] else '')}   "
-        f"workers: {len(doc['workers'])} active, "
-        f"{sum(w['running'] for w in doc['workers'])} jobs running\n"
-        f"last minute: {m['completed_last_minute']} completed, {m['failed_last_minute']} failed   "
-        f"last hour: {m['completed_last_hour']} completed, {m['failed_last_hour']} failed\n"
-        f"duration (last hour): mean {mean}, p95 {p95}\n"
-    )
+    status_core(db=options(ctx).db, json_out=json_out)

@@ -6,6 +6,7 @@ import typer
 
 from ..errors import UsageError
 from .context import load_settings, options, with_store
+from .inspect_core import live_workers
 from .output import print_json, print_table, worker_dict
 
 app = typer.Typer(no_args_is_help=True)
@@ -78,16 +79,6 @@ async def _stop_all(store, timeout: float) -> tuple[list[str], list[str]]:
         await asyncio.sleep(0.1)
         left = live & {w.id for w in await live_workers(store, settings, now_ms())}
     return sorted(live), sorted(left)
-
-
-async def live_workers(store, settings, now: int) -> list:
-    import socket
-
-    from ..workers import is_alive
-
-    host = socket.gethostname()
-    return [w for w in await store.list_workers()
-            if is_alive(w, now=now, lease_s=settings.worker_lease, host=host)]
 
 
 @app.command("list")

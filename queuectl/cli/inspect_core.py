@@ -1,0 +1,74 @@
+"""`list` and `status` behind both front doors (typer and the lean dispatcher): typer-free."""
+
+import sys
+
+from ..errors import UsageError
+from .context import load_settings, run_with_store
+from .output import JobListPrinter, metrics_dict, print_json, print_table, worker_dict
+
+
+def list_jobs(*, db: str | None, state: str | None, limit: int | None, json_out: bool) -> None:
+    from ..jobs import STATES, JobState
+
+    if state is not None and state not in STATES:
+        raise UsageError(f"unknown state {state!r} (valid: {', '.join(STATES)})")
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
+
+    async def stream(store) -> int:
+        printer = JobListPrinter(json_out=json_out)
+        async for job in store.iter_jobs(state=state and JobState(state), limit=limit):
+            printer.add(job)
+        return printer.finish()
+
+    if not run_with_store(db, stream) and not json_out:
+        sys.stderr.write("no jobs\n")
+
+
+def status(*, db: str | None, json_out: bool) -> None:
+    from ..timeutil import now_ms
+
+    async def fetch(store):
+        now = now_ms()
+        settings = await load_settings(store)
+        return (await store.count_by_state(), await live_workers(store, settings, now),
+                await store.metrics(now=now))
+
+    counts, workers, metrics = run_with_store(db, fetch)
+    document = {
+        "jobs": counts | {"total": sum(counts.values())},
+        "dlq": counts["dead"],
+        "workers": [worker_dict(w) for w in workers],
+        "metrics": metrics_dict(metrics),
+    }
+    if json_out:
+        print_json(document)
+    else:
+        _print_status(document)
+
+
+async def live_workers(store, settings, now: int) -> list:
+    import socket
+
+    from ..workers import is_alive
+
+    host = socket.gethostname()
+    return [w for w in await store.list_workers()
+            if is_alive(w, now=now, lease_s=settings.worker_lease, host=host)]
+
+
+def _print_status(doc: dict) -> None:
+    from .output import paint
+
+    print_table(["STATE", "JOBS"], [[s, n] for s, n in doc["jobs"].items()], state_column=0)
+    m = doc["metrics"]
+    mean = "-" if m["mean_duration"] is None else f"{m['mean_duration']:.3f}s"
+    p95 = "-" if m["p95_duration"] is None else f"{m['p95_duration']:.3f}s"
+    sys.stdout.write(
+        f"\nDLQ: {paint(str(doc['dlq']), 'dead' if doc['dlq'] else '')}   "
+        f"workers: {len(doc['workers'])} active, "
+        f"{sum(w['running'] for w in doc['workers'])} jobs running\n"
+        f"last minute: {m['completed_last_minute']} completed, {m['failed_last_minute']} failed   "
+        f"last hour: {m['completed_last_hour']} completed, {m['failed_last_hour']} failed\n"
+        f"duration (last hour): mean {mean}, p95 {p95}\n"
+    )

@@ -1,0 +1,27 @@
+"""The lean front door accepts a strict subset of the typer forms, and nothing else."""
+
+import pytest
+
+from queuectl.cli import lean
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["enqueue", "echo hi"], ("enqueue", {"job": "echo hi", "db": None})),
+    (["--db", "/x.db", "enqueue", "--file", "-", "--json"],
+     ("enqueue", {"file": "-", "json_out": True, "db": "/x.db"})),
+    (["--db=/x.db", "status"], ("status", {"db": "/x.db"})),
+    (["list", "--state", "pending", "--limit", "20", "--json"],
+     ("list", {"state": "pending", "limit": 20, "json_out": True, "db": None})),
+])
+def test_the_scripted_forms_are_parsed(args, expected):
+    assert lean.parse(args) == expected
+
+
+@pytest.mark.parametrize("args", [
+    [], ["--help"], ["enqueue", "--help"], ["enqueue", "--priority", "3", "x"],
+    ["enqueue", "a", "b"], ["enqueue", "--json", "--json", "x"], ["enqueue", "--file"],
+    ["list", "--limit", "many"], ["list", "-n", "3"], ["status", "extra"],
+    ["worker", "start"], ["--debug", "status"], ["enqueue", "--", "-x"],
+])
+def test_everything_else_goes_to_typer(args):
+    assert lean.parse(args) is None
