@@ -221,8 +221,15 @@ class PostgresStore:
     # -- jobs ---------------------------------------------------------------------------
 
     async def insert_jobs(self, jobs: Sequence[NewJob], *, now: int) -> list[Job]:
+        """All or nothing; a job without max_retries takes config max-retries."""
         if not jobs:
             return []
+        if any(job.max_retries is None for job in jobs):
+            from ..settings import Settings
+
+            stored = await self._fetch(sql.GET_MAX_RETRIES)
+            default = Settings.from_stored({"max-retries": stored[0][0]} if stored else {})
+            jobs = [job.with_default_retries(default.max_retries) for job in jobs]
         rows = [insert_row(job, now) for job in jobs]
         columns = [list(c) for c in zip(*rows, strict=True)][:6]
         ids, commands = columns[0], columns[1]

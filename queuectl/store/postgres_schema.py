@@ -270,6 +270,7 @@ P95 = (
 )
 
 GET_CONFIG = "SELECT key, value FROM config"
+GET_MAX_RETRIES = "SELECT value FROM config WHERE key = 'max-retries'"
 SET_CONFIG = (
     "INSERT INTO config (key, value) VALUES ($1, $2) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
