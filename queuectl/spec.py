@@ -133,6 +133,8 @@ def _normalise(doc: Any) -> dict[str, Any]:
 
 def _merge(fields: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Flags win; a --run-at flag replaces a document's delay and vice versa."""
+    if overrides.get("run_at") is not None and overrides.get("delay") is not None:
+        raise InvalidJobError("give --run-at or --delay, not both")
     merged = dict(fields)
     for key, value in overrides.items():
         if value is None:
