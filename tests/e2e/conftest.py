@@ -1,0 +1,343 @@
+"""End-to-end helpers: drive the installed `queuectl` executable through subprocesses.
+
+The small toolkit every e2e test uses:
+
+- ``q`` (fixture): a CLI bound to a fresh store in ``tmp_path``.
+  ``q.run(*args)`` -> CompletedProcess (bytes in, text out), ``q.ok(*args)`` asserts exit 0,
+  ``q.json(*args)`` parses stdout as exactly one JSON document, ``q.job(id)`` is ``show ID --json``,
+  ``q.enqueue(doc_or_text, *flags)`` -> the new id, ``q.drain()`` runs ``worker start --drain``.
+- ``workers`` (fixture): ``workers.start(*args)`` -> a foreground worker process in its own session,
+  stderr in a file; teardown kills every worker it started and every job process they left behind.
+- ``wait_until(predicate, timeout)``: poll with a deadline instead of sleeping.
+- ``assert_error(cp, code, *fragments)``: exit code, one ``error: `` line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+STATES = ("pending", "processing", "completed", "failed", "dead")
+JOB_FIELDS = (
+    "id", "command", "state", "attempts", "max_retries", "created_at", "updated_at",
+    "priority", "run_at", "next_retry_at", "timeout", "exit_code", "last_error",
+)
+HISTORY_FIELDS = ("attempt", "worker", "started_at", "finished_at", "exit_code", "error", "duration")
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+ANSI = re.compile(r"\x1b\[")
+CONFIG_DEFAULTS = {
+    "max-retries": 3,
+    "backoff-base": 2,
+    "backoff-max": 3600,
+    "job-timeout": 0,
+    "worker-count": 1,
+    "output-limit": 1048576,
+    "kill-grace": 2,
+    "worker-lease": 10,
+}
+TAG_VAR = "QUEUECTL_E2E_TAG"  # inherited by workers and their jobs, so teardown can find orphans
+
+
+def _find_executable() -> str:
+    found = shutil.which("queuectl")
+    if found:
+        return found
+    return str(Path(sys.executable).parent / "queuectl")
+
+
+QUEUECTL = _find_executable()
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
+    message: str = "condition",
+) -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def ts(text: str) -> float:
+    """Contract timestamp (`2026-11-22T10:30:00.123Z`) -> epoch seconds."""
+    assert TIMESTAMP.match(text), f"not a contract timestamp: {text!r}"
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def assert_error(cp: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
+    """An error as the contract wants it: exit code, one `error: ` line, no traceback, no stdout."""
+    where = f"args={cp.args!r}\nstdout={cp.stdout!r}\nstderr={cp.stderr!r}"
+    assert cp.returncode == code, f"expected exit {code}, got {cp.returncode}\n{where}"
+    assert "Traceback" not in cp.stderr, where
+    lines = [line for line in cp.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one error line on stderr\n{where}"
+    assert lines[0].startswith("error: "), where
+    assert cp.stdout == "", f"an error must not print on stdout\n{where}"
+    for fragment in fragments:
+        assert fragment.lower() in lines[0].lower(), f"{fragment!r} not in the error\n{where}"
+
+
+def pid_gone(pid: int) -> bool:
+    """True when `pid` no longer runs (absent, or a zombie nobody reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state in ("Z", "X")
+
+
+def rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def event_lines(log: str, word: str, job_id: str) -> list[str]:
+    """Worker log lines about `job_id` that carry the event `word`."""
+    id_re = re.compile(rf"(?<![\w.-]){re.escape(job_id)}(?![\w.-])")
+    return [line for line in log.splitlines() if word in line.lower() and id_re.search(line)]
+
+
+def kill_tagged(tag: str) -> None:
+    """SIGKILL every process whose environment carries our tag (orphaned jobs of killed workers)."""
+    needle = f"{TAG_VAR}={tag}".encode()
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            env = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in env.split(b"\0"):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+@dataclass
+class Cli:
+    """`queuectl` bound to one store (env QUEUECTL_DB) and one scratch folder."""
+
+    env: dict[str, str]
+    tmp: Path
+    db: Path
+    calls: list[list[str]] = field(default_factory=list)
+
+    def run(
+        self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None,
+        timeout: float = 60, binary: bool = False,
+    ) -> subprocess.CompletedProcess:
+        argv = [QUEUECTL, *map(str, args)]
+        self.calls.append(argv)
+        if isinstance(input, str):
+            input = input.encode()
+        cp = subprocess.run(
+            argv, input=input, capture_output=True, env=env or self.env, timeout=timeout,
+            cwd=self.tmp, stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        if binary:
+            return cp
+        return subprocess.CompletedProcess(
+            cp.args, cp.returncode, cp.stdout.decode(errors="replace"),
+            cp.stderr.decode(errors="replace"),
+        )
+
+    def ok(self, *args: str, **kw: Any) -> subprocess.CompletedProcess:
+        cp = self.run(*args, **kw)
+        assert cp.returncode == 0, (
+            f"{' '.join(map(str, args))} -> exit {cp.returncode}\n"
+            f"stdout={cp.stdout!r}\nstderr={cp.stderr!r}"
+        )
+        assert "Traceback" not in (cp.stderr if isinstance(cp.stderr, str) else ""), cp.stderr
+        return cp
+
+    def json(self, *args: str, **kw: Any) -> Any:
+        """Run a --json command; stdout must be exactly one JSON document."""
+        cp = self.ok(*args, **kw)
+        try:
+            return json.loads(cp.stdout)
+        except json.JSONDecodeError as exc:
+            pytest.fail(f"stdout of {args} is not one JSON document ({exc}): {cp.stdout!r}")
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.json("show", job_id, "--json")
+
+    def jobs(self, *args: str) -> list[dict[str, Any]]:
+        return self.json("list", "--json", *args)
+
+    def enqueue(self, job: str | dict[str, Any], *flags: str) -> str:
+        text = job if isinstance(job, str) else json.dumps(job)
+        cp = self.ok("enqueue", text, *flags)
+        ids = cp.stdout.splitlines()
+        assert len(ids) == 1 and ids[0].strip(), f"expected one id line, got {cp.stdout!r}"
+        return ids[0]
+
+    def enqueue_many(self, docs: Iterable[dict[str, Any]]) -> list[str]:
+        text = "\n".join(json.dumps(d) for d in docs) + "\n"
+        return self.ok("enqueue", "--file", "-", input=text).stdout.splitlines()
+
+    def config_set(self, key: str, value: Any) -> None:
+        self.ok("config", "set", key, str(value))
+
+    def drain(self, *args: str, concurrency: int = 1, timeout: float = 60
+              ) -> subprocess.CompletedProcess:
+        """`worker start --drain` in the foreground; returns when the queue is empty."""
+        cp = self.run("worker", "start", "--concurrency", str(concurrency), "--drain", *args,
+                      timeout=timeout)
+        assert cp.returncode == 0, f"drain exit {cp.returncode}\nstderr={cp.stderr}"
+        return cp
+
+    def path(self, name: str) -> Path:
+        return self.tmp / name
+
+
+def base_env(tmp: Path, db: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("QUEUECTL_") and k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    env.update(
+        QUEUECTL_DB=str(db),
+        NO_COLOR="1",
+        XDG_DATA_HOME=str(tmp / "xdg-data"),  # nothing may leak into the real home
+        LC_ALL="C.UTF-8",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _queuectl_installed() -> None:
+    if not Path(QUEUECTL).exists():
+        pytest.exit(f"queuectl executable not found at {QUEUECTL}: pip install -e .", returncode=3)
+    cp = subprocess.run([QUEUECTL, "--help"], capture_output=True, timeout=60)
+    if cp.returncode != 0:
+        pytest.exit(f"`queuectl --help` fails: {cp.stderr.decode()[-2000:]}", returncode=3)
+
+
+@pytest.fixture
+def tag() -> str:
+    return uuid.uuid4().hex
+
+
+def make_cli(root: Path, tag: str) -> Cli:
+    """A CLI on a fresh store `root/q.db`, scratch files in `root/work`."""
+    work = root / "work"
+    work.mkdir(parents=True)
+    db = root / "q.db"
+    env = base_env(root, db)
+    env[TAG_VAR] = tag
+    return Cli(env=env, tmp=work, db=db)
+
+
+@pytest.fixture
+def q(tmp_path: Path, tag: str) -> Iterable[Cli]:
+    yield make_cli(tmp_path, tag)
+    kill_tagged(tag)  # e.g. a job started by a `--drain` worker that a test SIGKILLed
+
+
+@pytest.fixture(scope="module")
+def shared_q(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Cli]:
+    """One store for a whole module of cheap tests that must leave it unchanged."""
+    tag = uuid.uuid4().hex
+    yield make_cli(tmp_path_factory.mktemp("shared"), tag)
+    kill_tagged(tag)
+
+
+# --------------------------------------------------------------------------- workers
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"worker {self.pid} still running after {timeout}s\nlog:\n{self.log()}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+class Workers:
+    def __init__(self, q: Cli, tag: str) -> None:
+        self.q = q
+        self.tag = tag
+        self.started: list[Worker] = []
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> Worker:
+        n = len(self.started)
+        log_path = self.q.tmp / f"worker-{n}.log"
+        with open(log_path, "wb") as err, open(self.q.tmp / f"worker-{n}.out", "wb") as out:
+            proc = subprocess.Popen(
+                [QUEUECTL, "worker", "start", *map(str, args)], stdin=subprocess.DEVNULL,
+                stdout=out, stderr=err, env=env or self.q.env, cwd=self.q.tmp,
+                start_new_session=True,
+            )
+        worker = Worker(proc, log_path)
+        self.started.append(worker)
+        return worker
+
+    def wait_registered(self, count: int, timeout: float = 15) -> list[dict[str, Any]]:
+        """Until `worker list --json` shows `count` live workers."""
+        def registered() -> list[dict[str, Any]] | None:
+            listed = self.q.json("worker", "list", "--json")
+            return listed if len(listed) >= count else None
+        return wait_until(registered, timeout, 0.1, f"{count} registered worker(s)")
+
+    def cleanup(self) -> None:
+        for worker in self.started:
+            if worker.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(worker.pid, signal.SIGKILL)
+            worker.proc.wait(timeout=10)
+        kill_tagged(self.tag)
+
+
+@pytest.fixture
+def workers(q: Cli, tag: str) -> Iterable[Workers]:
+    pool = Workers(q, tag)
+    yield pool
+    pool.cleanup()
