@@ -6,6 +6,7 @@ and the lean one-shot CLI path shares it without importing asyncio.
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from ..errors import StoreError
@@ -121,8 +122,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
         if version == SCHEMA_VERSION:
             return
         _refuse_unknown(conn, path, version)  # before anything is changed in someone's file
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")  # persistent in the file
+        _switch_to_wal(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             _apply_missing(conn, path)
@@ -132,6 +132,20 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             raise
     except sqlite3.DatabaseError as exc:
         raise StoreError(describe(exc, path)) from None
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """WAL is persistent in the file. The switch needs an exclusive lock, and SQLite reports
+    "database is locked" at once -- without waiting out busy_timeout -- when another process
+    opening the same new store holds a read lock: retry until one of us has switched it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _apply_missing(conn: sqlite3.Connection, path: Path) -> None:
