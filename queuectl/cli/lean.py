@@ -58,13 +58,16 @@ def _one(command: str, word: str, words) -> tuple[str, Any] | None:
 
 
 def run(command: str, found: dict[str, Any]) -> None:
-    from . import enqueue_core, inspect_core
-
     json_out = found.pop("json_out", False)
-    if command == "enqueue":
+    if command == "enqueue":  # imports only what an insert needs: no asyncio
+        from . import enqueue_core
+
         enqueue_core.enqueue(db=found["db"], job=found.get("job"), file=found.get("file"),
                              overrides={}, json_out=json_out)
-    elif command == "status":
+        return
+    from . import inspect_core
+
+    if command == "status":
         inspect_core.status(db=found["db"], json_out=json_out)
     else:
         inspect_core.list_jobs(db=found["db"], state=found.get("state"),
