@@ -1,7 +1,10 @@
-"""The job model: states, the immutable records that cross module boundaries, and outcomes."""
+"""The job model: states, the immutable records that cross module boundaries, and outcomes.
 
-from dataclasses import dataclass
+Records are NamedTuples rather than dataclasses: defining a dataclass costs over 1 ms at import
+(and `dataclasses` pulls in `inspect`), which one-shot commands like `status` pay on every run."""
+
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class JobState(StrEnum):
@@ -16,8 +19,7 @@ STATES: tuple[str, ...] = tuple(s.value for s in JobState)
 DUE_STATES = (JobState.PENDING, JobState.FAILED)
 
 
-@dataclass(frozen=True, slots=True)
-class NewJob:
+class NewJob(NamedTuple):
     """A validated job document, ready to insert. Times are epoch milliseconds."""
 
     id: str
@@ -30,11 +32,10 @@ class NewJob:
     def with_default_retries(self, max_retries: int) -> "NewJob":
         if self.max_retries is not None:
             return self
-        return NewJob(self.id, self.command, max_retries, self.priority, self.run_at, self.timeout)
+        return self._replace(max_retries=max_retries)
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(NamedTuple):
     id: str
     command: str
     state: JobState
@@ -56,8 +57,7 @@ class Job:
         return self.run_at if self.state == JobState.FAILED else None
 
 
-@dataclass(frozen=True, slots=True)
-class RunResult:
+class RunResult(NamedTuple):
     """What running one command produced. Times are epoch ms; duration is monotonic seconds."""
 
     exit_code: int | None
@@ -73,16 +73,14 @@ class RunResult:
         return self.error is None
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(NamedTuple):
     """Where a finished attempt sends its job: decided by decide.py, written by the store."""
 
     state: JobState
     run_at: int | None  # the next due time for FAILED; None keeps the old value
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(NamedTuple):
     """One attempt's end, as the engine hands it to the store (guarded by worker and run_no)."""
 
     job_id: str
@@ -92,8 +90,7 @@ class Finish:
     result: RunResult
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One row of a job's attempt history."""
 
     n: int
@@ -105,8 +102,7 @@ class Attempt:
     duration: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
+class WorkerInfo(NamedTuple):
     id: str
     pid: int
     host: str
@@ -115,3 +111,34 @@ class WorkerInfo:
     heartbeat_at: int
     running: int = 0
     stop_requested: bool = False
+
+
+class Started(NamedTuple):
+    """An attempt's process group, recorded so a rescuer on the same host can kill it."""
+
+    job_id: str
+    worker_id: str
+    run_no: int
+    pid: int
+
+
+class Rescued(NamedTuple):
+    job_id: str
+    state: JobState  # pending again, or dead when the lost attempt was its last
+    pid: int | None  # process group of the lost attempt, if it was recorded
+    worker_id: str
+
+
+class Metrics(NamedTuple):
+    completed_last_minute: int
+    failed_last_minute: int
+    completed_last_hour: int
+    failed_last_hour: int
+    mean_duration: float | None
+    p95_duration: float | None
+
+
+class Output(NamedTuple):
+    attempt: int
+    stdout: bytes
+    stderr: bytes

@@ -2,15 +2,14 @@
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import InvalidConfigError
 
 INT64_MAX = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     name: str
     kind: type  # int or float
     default: int | float
@@ -70,8 +69,7 @@ def format_value(value: int | float) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Effective configuration: stored values over defaults."""
 
     max_retries: int = 3

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from .context import with_store
+from .context import reading_store, with_store
 from .output import print_json, print_table
 
 app = typer.Typer(no_args_is_help=True)
@@ -13,7 +13,7 @@ app = typer.Typer(no_args_is_help=True)
 def _effective(ctx: typer.Context) -> tuple[dict, dict[str, str]]:
     from ..settings import Settings
 
-    stored = with_store(ctx, lambda store: store.get_config())
+    stored = reading_store(ctx, lambda store: store.get_config())
     return Settings.from_stored(stored), stored
 
 

@@ -5,7 +5,7 @@ import sys
 import typer
 
 from ..errors import UsageError
-from .context import with_store
+from .context import reading_store, with_store
 from .output import JobListPrinter
 
 app = typer.Typer(no_args_is_help=True)
@@ -23,7 +23,7 @@ def list_dead(ctx: typer.Context,
             printer.add(job)
         return printer.finish()
 
-    if not with_store(ctx, stream) and not json_out:
+    if not reading_store(ctx, stream) and not json_out:
         sys.stderr.write("the dead letter queue is empty\n")
 
 

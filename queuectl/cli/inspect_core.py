@@ -3,7 +3,7 @@
 import sys
 
 from ..errors import UsageError
-from .context import load_settings, run_with_store
+from .context import load_settings, run_reading
 from .output import JobListPrinter, metrics_dict, print_json, print_table, worker_dict
 
 
@@ -21,7 +21,7 @@ def list_jobs(*, db: str | None, state: str | None, limit: int | None, json_out:
             printer.add(job)
         return printer.finish()
 
-    if not run_with_store(db, stream) and not json_out:
+    if not run_reading(db, stream) and not json_out:
         sys.stderr.write("no jobs\n")
 
 
@@ -34,7 +34,7 @@ def status(*, db: str | None, json_out: bool) -> None:
         return (await store.count_by_state(), await live_workers(store, settings, now),
                 await store.metrics(now=now))
 
-    counts, workers, metrics = run_with_store(db, fetch)
+    counts, workers, metrics = run_reading(db, fetch)
     document = {
         "jobs": counts | {"total": sum(counts.values())},
         "dlq": counts["dead"],

@@ -5,7 +5,7 @@ import sys
 import typer
 
 from ..errors import UsageError
-from .context import options, with_store
+from .context import options, reading_store
 from .output import (
     attempt_dict,
     job_dict,
@@ -62,7 +62,7 @@ def show(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
     async def fetch(store):
         return await store.get_job(job_id), await store.attempts(job_id)
 
-    job, history = with_store(ctx, fetch)
+    job, history = reading_store(ctx, fetch)
     document = job_dict(job) | {"history": [attempt_dict(a) for a in history]}
     if json_out:
         print_json(document)
@@ -85,7 +85,7 @@ def logs(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
     """Captured stdout (to stdout) and stderr (to stderr) of an attempt."""
     if attempt is not None and attempt < 1:
         raise UsageError("--attempt must be at least 1")
-    output = with_store(ctx, lambda store: store.output(job_id, attempt))
+    output = reading_store(ctx, lambda store: store.output(job_id, attempt))
     sys.stdout.flush()
     sys.stdout.buffer.write(output.stdout)
     sys.stdout.buffer.flush()

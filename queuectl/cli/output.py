@@ -6,8 +6,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..jobs import Attempt, Job, WorkerInfo
-from ..store.base import Metrics
+from ..jobs import Attempt, Job, Metrics, WorkerInfo
 from ..timeutil import format_ms
 
 STATE_COLOURS = {"pending": "33", "processing": "36", "completed": "32", "failed": "35",

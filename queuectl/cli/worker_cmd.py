@@ -5,7 +5,7 @@ import sys
 import typer
 
 from ..errors import UsageError
-from .context import load_settings, options, with_store
+from .context import load_settings, options, reading_store, with_store
 from .inspect_core import live_workers
 from .output import print_json, print_table, worker_dict
 
@@ -90,7 +90,7 @@ def list_workers(ctx: typer.Context,
     async def fetch(store):
         return await live_workers(store, await load_settings(store), now_ms())
 
-    workers = [worker_dict(w) for w in with_store(ctx, fetch)]
+    workers = [worker_dict(w) for w in reading_store(ctx, fetch)]
     if json_out:
         print_json(workers)
     elif workers:

@@ -2,9 +2,12 @@
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from .base import Store
+
+if TYPE_CHECKING:  # the protocol costs import time that one-shot commands need not pay
+    from .base import Store
 
 
 def default_path() -> Path:
@@ -31,7 +34,7 @@ def sqlite_path(value: str) -> Path | None:
     return Path(value).expanduser().absolute()
 
 
-async def open_store(value: str) -> Store:
+async def open_store(value: str) -> "Store":
     path = sqlite_path(value)
     if path is not None:
         from .sqlite import SqliteStore

@@ -1,50 +1,27 @@
 """The store interface: job-level verbs, keyword-only, `now` (epoch ms) passed in.
 
-Every backend implements these and passes tests/store_contract.py. Writes that end an attempt
+Every backend implements these and passes tests/store/test_contract_*.py. Writes that end an attempt
 are guarded by (job id, state 'processing', worker id, run_no) so a stale worker can never
 overwrite a newer attempt.
 """
 
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from ..jobs import Attempt, Finish, Job, JobState, NewJob, WorkerInfo
-
-
-@dataclass(frozen=True)
-class Started:
-    """An attempt's process group, recorded so a rescuer on the same host can kill it."""
-
-    job_id: str
-    worker_id: str
-    run_no: int
-    pid: int
-
-
-@dataclass(frozen=True)
-class Rescued:
-    job_id: str
-    state: JobState  # pending again, or dead when the lost attempt was its last
-    pid: int | None  # process group of the lost attempt, if it was recorded
-    worker_id: str
-
-
-@dataclass(frozen=True)
-class Metrics:
-    completed_last_minute: int
-    failed_last_minute: int
-    completed_last_hour: int
-    failed_last_hour: int
-    mean_duration: float | None
-    p95_duration: float | None
-
-
-@dataclass(frozen=True)
-class Output:
-    attempt: int
-    stdout: bytes
-    stderr: bytes
+# The records the verbs take and return live in jobs.py (the lean read path imports them
+# without this module); they are re-exported here as part of the interface.
+from ..jobs import (  # noqa: F401
+    Attempt,
+    Finish,
+    Job,
+    JobState,
+    Metrics,
+    NewJob,
+    Output,
+    Rescued,
+    Started,
+    WorkerInfo,
+)
 
 
 class Subscription(Protocol):

@@ -14,14 +14,16 @@ from typing import Any
 import aiosqlite
 
 from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongStateError
-from ..jobs import STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
+from ..jobs import Finish, Job, JobState, NewJob, WorkerInfo
 from ..settings import Settings
 from . import doorbell
-from .base import Metrics, Output, Rescued, Started
+from .base import Rescued, Started
+from .sqlite_reads import SqliteReads
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
 from .sqlite_sql import (
     INSERT_JOB,
     JOB_COLUMNS,
+    WORKER_COLUMNS,
     duplicate_message,
     insert_params,
     inserted_job,
@@ -68,10 +70,9 @@ UPDATE jobs SET state = CASE WHEN attempts > max_retries THEN 'dead' ELSE 'pendi
        worker_id = NULL, started_at = NULL, pid = NULL
 WHERE {ORPHANED}
 """
-WORKER_COLUMNS = "id, pid, host, concurrency, started_at, heartbeat_at, running, stop_requested"
 
 
-class SqliteStore:
+class SqliteStore(SqliteReads):
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path
         self.url = f"sqlite://{path}"
@@ -101,10 +102,6 @@ class SqliteStore:
         async with self._lock:
             with self._errors():
                 return list(await self._conn.execute_fetchall(sql, params))
-
-    async def _fetchone(self, sql: str, params: Any = ()) -> Any:
-        rows = await self._fetchall(sql, params)
-        return rows[0] if rows else None
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -238,85 +235,7 @@ class SqliteStore:
             if rows[0][0] != JobState.DEAD:
                 raise WrongStateError(f"job {job_id!r} is {rows[0][0]}, not dead")
 
-    # -- reading ------------------------------------------------------------------------
-
-    async def get_job(self, job_id: str) -> Job:
-        row = await self._fetchone(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
-        if row is None:
-            raise JobNotFoundError(f"no job with id {job_id!r}")
-        return job_from_row(row)
-
-    async def iter_jobs(
-        self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000
-    ) -> AsyncIterator[Job]:
-        """Enqueue order, read in chunks by key so a million rows never sit in memory at once."""
-        where = "seq > ?" + (" AND state = ?" if state else "")
-        after, left = 0, limit
-        while left is None or left > 0:
-            size = chunk if left is None else min(chunk, left)
-            params = (after, state, size) if state else (after, size)
-            rows = await self._fetchall(
-                f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE {where} ORDER BY seq LIMIT ?", params
-            )
-            for row in rows:
-                yield job_from_row(row)
-            if len(rows) < size:
-                return
-            after = rows[-1][15]
-            left = None if left is None else left - len(rows)
-
-    async def count_by_state(self) -> dict[str, int]:
-        counts = dict(await self._fetchall("SELECT state, n FROM job_counts"))
-        return {state: counts.get(state, 0) for state in STATES}
-
-    async def next_due_at(self) -> int | None:
-        row = await self._fetchone(
-            "SELECT min(run_at) FROM jobs INDEXED BY jobs_due_at WHERE state IN ('pending', 'failed')"
-        )
-        return row[0] if row else None
-
-    async def attempts(self, job_id: str) -> list[Attempt]:
-        rows = await self._fetchall(
-            "SELECT n, worker_id, started_at, finished_at, exit_code, error, duration "
-            "FROM attempts WHERE job_id = ? ORDER BY n",
-            (job_id,),
-        )
-        return [Attempt(*row) for row in rows]
-
-    async def output(self, job_id: str, attempt: int | None) -> Output:
-        await self.get_job(job_id)
-        sql = "SELECT n, stdout, stderr FROM attempts WHERE job_id = ?"
-        if attempt is None:
-            row = await self._fetchone(sql + " ORDER BY n DESC LIMIT 1", (job_id,))
-        else:
-            row = await self._fetchone(sql + " AND n = ?", (job_id, attempt))
-        if row is None:
-            which = "no finished attempt" if attempt is None else f"no attempt {attempt}"
-            raise JobNotFoundError(f"job {job_id!r} has {which}")
-        return Output(row[0], row[1] or b"", row[2] or b"")
-
-    async def metrics(self, *, now: int) -> Metrics:
-        minute, hour = now - 60_000, now - 3_600_000
-        row = await self._fetchone(
-            "SELECT total(ok AND finished_at >= :m), total(NOT ok AND finished_at >= :m), "
-            "total(ok), total(NOT ok), avg(duration), count(duration) "
-            "FROM attempts WHERE finished_at >= :h",
-            {"m": minute, "h": hour},
-        )
-        timed = int(row[5])
-        p95 = None
-        if timed:
-            p95 = (await self._fetchone(
-                "SELECT duration FROM attempts WHERE finished_at >= ? AND duration IS NOT NULL "
-                "ORDER BY duration LIMIT 1 OFFSET ?", (hour, max(0, -(-timed * 95 // 100) - 1)),
-            ))[0]
-        mean = round(row[4], 3) if row[4] is not None else None
-        return Metrics(*(int(v) for v in row[:4]), mean, p95)
-
     # -- config -------------------------------------------------------------------------
-
-    async def get_config(self) -> dict[str, str]:
-        return dict(await self._fetchall("SELECT key, value FROM config"))
 
     async def set_config(self, key: str, value: str) -> None:
         async with self._transaction() as conn:
@@ -352,10 +271,6 @@ class SqliteStore:
     async def deregister_worker(self, worker_id: str) -> None:
         async with self._transaction() as conn:
             await conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        rows = await self._fetchall(f"SELECT {WORKER_COLUMNS} FROM workers ORDER BY started_at")
-        return [WorkerInfo(*row[:7], stop_requested=bool(row[7])) for row in rows]
 
     async def request_stop(self) -> list[str]:
         async with self._transaction() as conn:

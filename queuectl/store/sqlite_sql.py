@@ -9,6 +9,7 @@ JOB_COLUMNS = (
     "id, command, state, attempts, max_retries, priority, run_at, timeout, exit_code, "
     "last_error, created_at, updated_at, worker_id, started_at, run_no"
 )
+WORKER_COLUMNS = "id, pid, host, concurrency, started_at, heartbeat_at, running, stop_requested"
 INSERT_JOB = (
     "INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, "
     "created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)"

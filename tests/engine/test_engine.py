@@ -8,7 +8,6 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from dataclasses import replace
 
 from queuectl.engine import Engine
 from queuectl.jobs import NewJob, RunResult, WorkerInfo
@@ -135,7 +134,7 @@ async def test_timeout_fails_the_attempt_and_kills_the_group(store, tmp_path):
 
 async def test_config_job_timeout_applies_when_the_job_sets_none(store):
     await insert(store, job("slow", "sleep 30", max_retries=0))
-    await drain(store, settings=replace(FAST, job_timeout=0.3))
+    await drain(store, settings=FAST._replace(job_timeout=0.3))
     assert (await store.get_job("slow")).last_error == "timed out after 0.3s"
 
 
@@ -258,7 +257,7 @@ async def test_rescue_once_uses_the_lease_for_other_hosts_and_kills_nothing(stor
         await insert(store, job("a"))
         (a,) = await store.claim_jobs(worker_id="far", limit=1, now=now_ms())
         await store.record_started([Started("a", "far", a.run_no, victim.pid)])
-        eng = engine(store, settings=replace(FAST, worker_lease=0.2))
+        eng = engine(store, settings=FAST._replace(worker_lease=0.2))
         rescued = []
 
         async def rescue():

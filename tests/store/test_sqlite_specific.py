@@ -158,3 +158,60 @@ async def test_iter_jobs_crosses_small_chunks(tmp_path):
         assert exact == [f"j{i:02}" for i in range(6)]
     finally:
         await store.close()
+
+
+async def test_the_loop_less_snapshot_reads_what_the_store_reads(tmp_path):
+    """One-shot commands read through SqliteSnapshot without an event loop: same verbs, same
+    answers as the aiosqlite store, including chunked iteration and the metrics."""
+    from queuectl.jobs import WorkerInfo
+    from queuectl.store.sqlite_reads import SqliteSnapshot, run_without_loop
+
+    from .helpers import finish, make_dead
+
+    store = await open_store(str(tmp_path / "queue.db"))
+    try:
+        await store.insert_jobs([job(f"j{i}", priority=i % 3) for i in range(25)], now=NOW)
+        (claimed,) = await claim(store, 1)
+        await store.finish_jobs([finish(claimed)], now=NOW + 100)
+        await make_dead(store)
+        await store.register_worker(WorkerInfo("w9", 1, "elsewhere", 2, NOW, NOW))
+        await store.set_config("max-retries", "5")
+
+        async def everything(s):
+            return (await s.count_by_state(), [j async for j in s.iter_jobs(chunk=4)],
+                    [j async for j in s.iter_jobs(state=JobState.DEAD, limit=1)],
+                    await s.get_job("j1"), await s.attempts(claimed.id),
+                    await s.output(claimed.id, None), await s.metrics(now=NOW + 200),
+                    await s.get_config(), await s.list_workers(), await s.next_due_at())
+
+        async def chunked(s):  # the snapshot's iter_jobs default chunk, the store's with 4
+            return [j async for j in s.iter_jobs(chunk=4)]
+
+        expected = await everything(store)
+        snapshot = SqliteSnapshot(store.path)
+        try:
+            assert run_without_loop(everything(snapshot)) == expected
+            assert run_without_loop(chunked(snapshot)) == expected[1]
+        finally:
+            run_without_loop(snapshot.close())
+    finally:
+        await store.close()
+
+
+def test_run_without_loop_refuses_a_coroutine_that_suspends():
+    import asyncio
+
+    from queuectl.store.sqlite_reads import run_without_loop
+
+    async def seven():
+        return 7
+
+    async def nested():
+        return await seven() * 6
+
+    async def sleeps():
+        await asyncio.sleep(0)  # yields to a loop once
+
+    assert run_without_loop(nested()) == 42
+    with pytest.raises(RuntimeError, match="suspended"):
+        run_without_loop(sleeps())
