@@ -112,6 +112,7 @@ async def _sqlite_importer(path) -> AsyncIterator[Callable[..., Any]]:
 
     from ..errors import StoreError
     from .sqlite_schema import describe, open_sync
+    from .sqlite_sql import RECOUNT
 
     conn = open_sync(path)
     try:
@@ -129,6 +130,7 @@ async def _sqlite_importer(path) -> AsyncIterator[Callable[..., Any]]:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        conn.execute(RECOUNT)  # rows of every state went in without a per-row count trigger
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise StoreError(describe(exc, path)) from None

@@ -15,17 +15,18 @@ import aiosqlite
 
 from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongStateError
 from ..jobs import Finish, Job, JobState, NewJob, WorkerInfo
-from ..settings import Settings
 from . import doorbell
 from .base import Rescued, Started
 from .sqlite_reads import SqliteReads
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
 from .sqlite_sql import (
+    COUNT_INSERTED,
+    DEFAULT_MAX_RETRIES,
     INSERT_JOB,
     JOB_COLUMNS,
     WORKER_COLUMNS,
     duplicate_message,
-    insert_params,
+    insert_rows,
     inserted_job,
     job_from_row,
 )
@@ -139,12 +140,10 @@ class SqliteStore(SqliteReads):
         """All or nothing; a job without max_retries takes config max-retries."""
         try:
             async with self._transaction() as conn:
-                stored = await conn.execute_fetchall(
-                    "SELECT value FROM config WHERE key = 'max-retries'")
-                default = Settings.from_stored({"max-retries": stored[0][0]} if stored else {})
-                rows = [insert_params(j.with_default_retries(default.max_retries), now)
-                        for j in jobs]
+                stored = await conn.execute_fetchall(DEFAULT_MAX_RETRIES)
+                rows = insert_rows(jobs, now=now, stored_max_retries=stored)
                 await conn.executemany(INSERT_JOB, rows)
+                await conn.execute(COUNT_INSERTED, (len(rows),))
                 workers = await self._worker_ids()
         except sqlite3.IntegrityError:
             raise DuplicateJobError(await self._first_existing([j.id for j in jobs])) from None

@@ -6,10 +6,16 @@ from pathlib import Path
 
 from ..errors import DuplicateJobError, StoreError
 from ..jobs import Job, NewJob
-from ..settings import Settings
 from . import doorbell
 from .sqlite_schema import describe, open_sync
-from .sqlite_sql import INSERT_JOB, duplicate_message, insert_params, inserted_job
+from .sqlite_sql import (
+    COUNT_INSERTED,
+    DEFAULT_MAX_RETRIES,
+    INSERT_JOB,
+    duplicate_message,
+    insert_rows,
+    inserted_job,
+)
 
 
 def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
@@ -17,13 +23,14 @@ def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
     conn = open_sync(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        settings = Settings.from_stored(dict(conn.execute("SELECT key, value FROM config")))
-        rows = [insert_params(job.with_default_retries(settings.max_retries), now) for job in jobs]
+        stored = conn.execute(DEFAULT_MAX_RETRIES).fetchall()
+        rows = insert_rows(jobs, now=now, stored_max_retries=stored)
         try:
             conn.executemany(INSERT_JOB, rows)
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK")
             raise DuplicateJobError(_first_existing(conn, [j.id for j in jobs])) from None
+        conn.execute(COUNT_INSERTED, (len(rows),))
         workers = [r[0] for r in conn.execute("SELECT id FROM workers")]
         conn.execute("COMMIT")
     except sqlite3.Error as exc:

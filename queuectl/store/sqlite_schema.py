@@ -86,6 +86,11 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
     END;
     """,
+    # 2: inserts add their whole batch to the pending count (sqlite_sql.COUNT_INSERTED); a
+    # trigger per inserted row was half the cost of a bulk enqueue
+    """
+    DROP TRIGGER jobs_count_insert;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = {"jobs", "attempts", "workers", "config", "job_counts"}

@@ -215,3 +215,38 @@ def test_run_without_loop_refuses_a_coroutine_that_suspends():
     assert run_without_loop(nested()) == 42
     with pytest.raises(RuntimeError, match="suspended"):
         run_without_loop(sleeps())
+
+
+async def test_a_version_1_store_migrates_and_keeps_counting(tmp_path):
+    """Schema 1 counted inserts with a per-row trigger; schema 2 drops it and counts per batch.
+    A store created at version 1, with jobs in it, opens at the current version with the same
+    counts, and later inserts (single, bulk, lean sync path) are counted exactly once."""
+    from queuectl.store.sqlite_enqueue import insert_jobs as lean_insert
+    from queuectl.store.sqlite_schema import MIGRATIONS, _statements
+
+    path = tmp_path / "queue.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for statement in _statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO jobs (id, command, state, max_retries, run_at, created_at, "
+                 "updated_at) VALUES ('old', 'true', 'pending', 3, 0, 0, 0)")
+    conn.close()
+
+    store = await open_store(str(path))
+    try:
+        assert (await store.count_by_state())["pending"] == 1
+        await store.insert_jobs([job("a"), job("b")], now=NOW)
+        lean_insert(path, [job("c")], now=NOW)
+        counts = await store.count_by_state()
+        assert counts["pending"] == 4 and sum(counts.values()) == 4
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+        assert "jobs_count_insert" not in triggers
+    finally:
+        conn.close()

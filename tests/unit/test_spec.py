@@ -14,11 +14,11 @@ from queuectl.spec import (
     MAX_ID_LENGTH,
     MAX_SECONDS,
     TIMEOUT_ALIASES,
+    IdSource,
     build_job,
     build_jobs,
     documents_from_arg,
     documents_from_file,
-    new_job_id,
 )
 
 NOW = 1_800_000_000_000
@@ -54,9 +54,11 @@ def test_every_field_is_taken():
 
 
 def test_generated_ids_are_unique_and_sortable():
-    ids = [new_job_id() for _ in range(200)]
-    assert len(set(ids)) == 200
-    assert ids[0].split("-")[0] <= ids[-1].split("-")[0]
+    source = IdSource(NOW)
+    ids = [source.next() for _ in range(10_000)]  # several refills of the random pool
+    assert len(set(ids)) == 10_000
+    assert all(len(i) == 22 and i.startswith(f"{NOW:011x}-") for i in ids)
+    assert IdSource(NOW).next().split("-")[0] < IdSource(NOW + 1).next().split("-")[0]
 
 
 # -- exit-2 rules ------------------------------------------------------------------------
@@ -356,3 +358,4 @@ def test_huge_integer_seconds_are_a_usage_error(field):
 @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
 def test_run_at_out_of_range_is_a_usage_error(stamp):
     rejects({"command": "true", "run_at": stamp})
+
