@@ -69,8 +69,25 @@ def _loads(text: str, where: str) -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise InvalidJobError(f"{prefix}bad JSON: {exc.msg} (column {exc.colno})") from None
-    except ValueError as exc:
-        raise InvalidJobError(f"{prefix}bad JSON: {exc}") from None
+    except ValueError as exc:  # NaN or Infinity: in an array, name the entry that holds it
+        raise InvalidJobError(f"{prefix}{_entry_holding_constant(text)}bad JSON: {exc}") from None
+
+
+def _entry_holding_constant(text: str) -> str:
+    value = json.loads(text)  # the constants parse as floats here, only to locate them
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if _holds_non_finite(item):
+                return f"index {index}: "
+    return ""
+
+
+def _holds_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, list) and any(_holds_non_finite(v) for v in value)
 
 
 def _reject_constant(name: str) -> None:

@@ -359,3 +359,11 @@ def test_huge_integer_seconds_are_a_usage_error(field):
 def test_run_at_out_of_range_is_a_usage_error(stamp):
     rejects({"command": "true", "run_at": stamp})
 
+
+def test_a_nan_or_infinity_in_an_array_names_its_index():
+    text = '[{"command": "true"}, {"command": "true", "max_retries": Infinity}]'
+    for parse in (documents_from_arg, documents_from_file):
+        with pytest.raises(UsageError, match=r"^index 1: bad JSON: Infinity is not a valid"):
+            parse(text)
+    with pytest.raises(UsageError, match=r"^line 2: bad JSON: NaN is not a valid"):
+        documents_from_file('{"command": "true"}\n{"command": "true", "priority": [NaN]}\n')
