@@ -1,10 +1,13 @@
 """SQL and row mapping shared by the aiosqlite store and the lean synchronous paths."""
 
-from collections.abc import Sequence
-from typing import Any
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ..jobs import Job, JobState, NewJob
 from ..settings import Settings
+
+T = TypeVar("T")
 
 JOB_COLUMNS = (
     "id, command, state, attempts, max_retries, priority, run_at, timeout, exit_code, "
@@ -40,6 +43,46 @@ def inserted_job(row: tuple) -> Job:
     job_id, command, max_retries, priority, run_at, timeout, now, _ = row
     return Job(job_id, command, JobState.PENDING, 0, max_retries, priority, run_at, timeout,
                None, None, now, now)
+
+
+def write_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
+    """body(conn) in one BEGIN IMMEDIATE transaction: the write lock is taken up front, so a
+    transaction that reads first never deadlocks upgrading its lock. Synchronous: the caller
+    runs it on the store's own thread, or in a one-shot command."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = body(conn)
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+def insert_new_jobs(conn: sqlite3.Connection, *, jobs: Sequence[NewJob],
+                    now: int) -> tuple[list[tuple], list[str]]:
+    """The enqueue transaction's body: (rows inserted, worker ids to wake). Raises
+    sqlite3.IntegrityError on a duplicate id (the caller names it with first_existing)."""
+    rows = insert_rows(jobs, now=now, stored_max_retries=conn.execute(DEFAULT_MAX_RETRIES).fetchall())
+    conn.executemany(INSERT_JOB, rows)
+    conn.execute(COUNT_INSERTED, (len(rows),))
+    return rows, worker_ids(conn)
+
+
+def worker_ids(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT id FROM workers")]
+
+
+def first_existing(conn: sqlite3.Connection, ids: list[str]) -> str:
+    """The duplicate-id message, naming the first of `ids` already in the store."""
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        row = conn.execute(f"SELECT id FROM jobs WHERE id IN ({marks})", chunk).fetchone()
+        if row:
+            return duplicate_message(row[0])
+    return duplicate_message(None)
 
 
 def duplicate_message(job_id: str | None) -> str:
