@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 
-
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st

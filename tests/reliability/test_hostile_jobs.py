@@ -112,7 +112,7 @@ async def test_setsid_daemon_escapes_the_group_but_cannot_hold_the_attempt(tmp_p
     assert alive(daemon), "setsid escapes the process group: nothing kills it (documented)"
     os.kill(daemon, 9)
     # with a timeout, the shell's own exit status is still what counts
-    result, took = await run(f"setsid sleep 30 & sleep 0.2; exit 3", timeout=5)
+    result, took = await run("setsid sleep 30 & sleep 0.2; exit 3", timeout=5)
     assert (result.exit_code, result.error) == (3, "exit code 3")
     assert took < 3
     figures.record("hostile-setsid-daemon", attempt_s=round(took, 2),
@@ -123,7 +123,7 @@ async def test_the_runner_leaks_no_fds_and_no_children_over_300_runs():
     await run("true")  # warm up lazily opened fds (child watcher, event loop)
     fds = own_fds()
     for i in range(300):
-        await run("echo $$; exit $((%d %% 3))" % i, timeout=5)
+        await run(f"echo $$; exit $(({i} % 3))", timeout=5)
     await asyncio.sleep(0.1)
     assert own_fds() <= fds + 2
     assert [pid for pid, state in children(os.getpid()) if state == "Z"] == []

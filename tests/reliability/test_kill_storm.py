@@ -27,7 +27,8 @@ def storm(rq, figures, *, name, jobs, workers, slots, kills, interval, sleep_ran
     rq.ok("config", "set", "max-retries", "6")  # a job hit by several kills must not go dead
     docs = [{"id": f"s{i:05d}",
              "command": f"echo s{i:05d} start $$ $(date +%s%N) >> {ledger}; "
-                        f"sleep {rng.uniform(*sleep_range):.2f}; echo s{i:05d} end $$ $(date +%s%N) >> {ledger}"}
+                        f"sleep {rng.uniform(*sleep_range):.2f}; "
+                        f"echo s{i:05d} end $$ $(date +%s%N) >> {ledger}"}
             for i in range(jobs)]
     assert len(rq.enqueue_many(docs)) == jobs
     pool = [rq.worker("-c", slots) for _ in range(workers)]
