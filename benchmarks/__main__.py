@@ -19,12 +19,13 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 # Cheap, quiet measures first; the 10^6-row store last.
 SUITE = {
     **cli_bench.BENCHMARKS,      # P4, P5
-    **engine_bench.BENCHMARKS,   # P3
-    **spawn.BENCHMARKS,          # P1, P1-peer, P1b, P2
-    **latency.BENCHMARKS,        # P6
+    **engine_bench.BENCHMARKS,   # P3, P3-pg
+    **spawn.BENCHMARKS,          # P1, P1-peer, P1b, P2, P1-pg
+    **latency.BENCHMARKS,        # P6, P6-pg
     **scale.BENCHMARKS,          # P7
 }
-ORDER = ["P1", "P1-peer", "P1b", "P2", "P3", "P4", "P5", "P6", "P7"]
+# The -pg rows (PostgreSQL store, QUEUECTL_BENCH_PG_DSN) follow their SQLite counterparts.
+ORDER = ["P1", "P1-peer", "P1b", "P1-pg", "P2", "P3", "P3-pg", "P4", "P5", "P6", "P6-pg", "P7"]
 
 
 def machine() -> dict:

@@ -13,16 +13,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from queuectl.store.sqlite_sql import RECOUNT
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 QUEUECTL = str(BIN / "queuectl") if (BIN / "queuectl").exists() else (shutil.which("queuectl") or "queuectl")
 PYTHON = sys.executable
+Store = Path | str  # a SQLite file, or a postgresql:// URL (see scratch_store)
 
 
 class BenchError(Exception):
@@ -99,7 +102,24 @@ def scratch(name: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def cli_env(db: Path, tmp: Path) -> dict[str, str]:
+@contextlib.contextmanager
+def scratch_store(tmp: Path, name: str, *, postgres: bool = False) -> Iterator[Store]:
+    """A fresh store for one run: a file in tmp, or a PostgreSQL schema of its own (dropped
+    afterwards). Every helper below takes either."""
+    if not postgres:
+        yield tmp / "q.db"
+        return
+    from . import pg
+
+    with pg.schema(name) as url:
+        yield url
+
+
+def is_pg(db: Store) -> bool:
+    return isinstance(db, str) and db.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def cli_env(db: Store, tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUEUECTL_")}
     env.update(QUEUECTL_DB=str(db), XDG_DATA_HOME=str(tmp / "xdg"), NO_COLOR="1", LC_ALL="C.UTF-8")
     return env
@@ -112,14 +132,20 @@ def create_store(db: Path) -> sqlite3.Connection:
     return open_sync(db)
 
 
-def prefill(db: Path, pending: int, *, command: str = "true", completed: int = 0,
+def prefill(db: Store, pending: int, *, command: str = "true", completed: int = 0,
             max_retries: int = 0, prefix: str = "b") -> None:
     """Insert `completed` finished jobs (each with one attempt row, spread over the last 7 days)
     then `pending` due jobs, in one transaction: about 10 s for 10^6 on a small machine.
 
-    Uses the columns of the store's INSERT_JOB plus state/attempts/run_no/exit_code, and lets
-    the schema's own triggers keep the per-state counts.
+    Uses the columns of the store's INSERT_JOB plus state/attempts/run_no/exit_code, then
+    recounts the per-state counts as migrate-store does. PostgreSQL: pending jobs only.
     """
+    if is_pg(db):
+        from . import pg
+
+        if completed:
+            raise ValueError("PostgreSQL prefill makes pending jobs only")
+        return pg.prefill(db, pending, command=command, max_retries=max_retries, prefix=prefix)
     conn = create_store(db)
     # Bulk-load mode: no journal, a big cache, secondary indexes rebuilt once at the end.
     conn.execute("PRAGMA journal_mode = OFF")
@@ -156,12 +182,17 @@ def prefill(db: Path, pending: int, *, command: str = "true", completed: int = 0
             "WHERE state = 'completed'")
     for _, sql in indexes:
         conn.execute(sql)
+    conn.execute(RECOUNT)  # the schema counts inserts per batch, not per row
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.close()
 
 
-def count_states(db: Path) -> dict[str, int]:
+def count_states(db: Store) -> dict[str, int]:
+    if is_pg(db):
+        from . import pg
+
+        return pg.count_states(db)
     conn = sqlite3.connect(db, timeout=30)
     try:
         return dict(conn.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
@@ -169,7 +200,7 @@ def count_states(db: Path) -> dict[str, int]:
         conn.close()
 
 
-def require_all_completed(db: Path, n: int, what: str) -> None:
+def require_all_completed(db: Store, n: int, what: str) -> None:
     counts = count_states(db)
     if counts.get("completed", 0) != n:
         raise BenchError(f"{what}: expected {n} completed jobs, store has {counts}")
@@ -187,19 +218,21 @@ class WorkerRun:
     cpu: float = 0.0  # user + sys seconds of the workers and the jobs they reaped
 
 
-def run_workers(db: Path, tmp: Path, *, processes: int, concurrency: int,
+def run_workers(db: Store, tmp: Path, *, processes: int, concurrency: int | Sequence[int],
                 timeout: float = 300) -> WorkerRun:
-    """`queuectl worker start --concurrency C --drain` x P, timed from spawn to the last exit."""
+    """`queuectl worker start --concurrency C --drain` x P, timed from spawn to the last exit.
+    `concurrency` is C for every process, or one C per process."""
     env = cli_env(db, tmp)
     logs = [tmp / f"worker-{i}.log" for i in range(processes)]
+    each = [concurrency] * processes if isinstance(concurrency, int) else list(concurrency)
     procs = []
     cpu0 = children_cpu()
     wall0 = time.time()
     t0 = time.perf_counter()
-    for log in logs:
+    for log, c in zip(logs, each, strict=True):
         with open(log, "wb") as err:
             procs.append(subprocess.Popen(
-                [QUEUECTL, "worker", "start", "--concurrency", str(concurrency), "--drain"],
+                [QUEUECTL, "worker", "start", "--concurrency", str(c), "--drain"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
                 cwd=tmp, start_new_session=True))
     try:

@@ -9,6 +9,8 @@ or stop after that many jobs) so that it starts from a clean interpreter and can
 `--stats` counts the store calls (calls per job, time awaited, rows per call) on stderr;
 `--real` uses the real runner (each job's command is spawned, as in P1) instead of the instant one.
 
+DB may also be a postgresql:// store URL (P3-pg); `--prefill URL N` fills that schema.
+
 It prints one JSON line: {"jobs": n, "seconds": s, "jobs_per_s": r}.
 """
 
@@ -20,7 +22,19 @@ import sys
 import time
 from pathlib import Path
 
-from .common import PYTHON, ROOT, BenchError, Row, count_states, prefill, say, scratch, timed_cp
+from .common import (
+    PYTHON,
+    ROOT,
+    BenchError,
+    Row,
+    Store,
+    count_states,
+    prefill,
+    say,
+    scratch,
+    scratch_store,
+    timed_cp,
+)
 
 
 def make_instant(on_finish=None):
@@ -59,7 +73,7 @@ def instrument(store, stats: dict) -> None:
         setattr(store, name, wrap())
 
 
-async def run_engine(db: Path, stop_after: int | None = None,
+async def run_engine(db: Store, stop_after: int | None = None,
                      stats: dict | None = None, real: bool = False) -> tuple[int, float]:
     """Engine(drain=True) over the store, or until `stop_after` jobs ran; (jobs run, seconds)."""
     from queuectl.engine import Engine
@@ -96,7 +110,7 @@ async def run_engine(db: Path, stop_after: int | None = None,
     return ran, seconds
 
 
-def engine_rate(db: Path, stop_after: int | None = None) -> tuple[int, float]:
+def engine_rate(db: Store, stop_after: int | None = None) -> tuple[int, float]:
     """Run the engine in a child process; (jobs completed, seconds in engine.run)."""
     argv = [PYTHON, "-m", "benchmarks.engine_bench", str(db)]
     if stop_after is not None:
@@ -106,31 +120,54 @@ def engine_rate(db: Path, stop_after: int | None = None) -> tuple[int, float]:
     return result["jobs"], result["seconds"]
 
 
-def p3(quick: bool) -> Row:
-    n = 10_000 if quick else 50_000
-    with scratch("p3") as tmp:
-        db = tmp / "q.db"
+def _p3_rate(n: int, *, postgres: bool = False) -> float:
+    """Seconds the engine takes to run n prefilled jobs with the instant runner."""
+    with scratch("p3") as tmp, scratch_store(tmp, "p3", postgres=postgres) as db:
         prefill(db, n)
-        say(f"P3: {n} jobs through the engine, instant runner ...")
         ran, seconds = engine_rate(db)
         counts = count_states(db)
     if counts.get("completed") != n or ran != n:
         raise BenchError(f"P3: ran {ran}, store has {counts}, expected {n} completed")
+    return seconds
+
+
+def p3(quick: bool) -> Row:
+    n = 10_000 if quick else 50_000
+    say(f"P3: {n} jobs through the engine, instant runner ...")
+    seconds = _p3_rate(n)
     return Row("P3", f"{n} jobs, Engine x 50, instant in-process runner", "jobs/s", n / seconds,
                None, 10_000, goal_on="queuectl", reference_label="-",
                detail={"n": n, "engine_run_s": seconds})
 
 
-BENCHMARKS = {"P3": p3}
+def p3_pg(quick: bool) -> Row:
+    """P3 on a PostgreSQL store; the same on SQLite in the same run is the reference (the goal
+    is on the absolute figure)."""
+    from . import pg
+
+    n = 5_000 if quick else 30_000
+    row = Row("P3-pg", f"{n} jobs, Engine x 50, instant runner, PostgreSQL store", "jobs/s",
+              None, None, 5_000, goal_on="queuectl", reference_label="same on SQLite")
+    row.skipped = pg.skip_reason()
+    if row.skipped:
+        return row
+    say(f"P3-pg: {n} jobs through the engine on PostgreSQL, instant runner, vs SQLite ...")
+    pg_s, sqlite_s = _p3_rate(n, postgres=True), _p3_rate(n)
+    row.queuectl, row.reference = n / pg_s, n / sqlite_s
+    row.detail = {"n": n, "engine_run_s": pg_s, "sqlite_engine_run_s": sqlite_s}
+    return row
+
+
+BENCHMARKS = {"P3": p3, "P3-pg": p3_pg}
 
 
 def main() -> None:
     if sys.argv[1] == "--prefill":
-        prefill(Path(sys.argv[2]), int(sys.argv[3]))
+        prefill(_store_arg(sys.argv[2]), int(sys.argv[3]))
         return
     args = [a for a in sys.argv[1:] if a not in ("--stats", "--real")]
     stats = {} if "--stats" in sys.argv else None
-    db = Path(args[0])
+    db = _store_arg(args[0])
     stop_after = int(args[1]) if len(args) > 1 else None
     real = "--real" in sys.argv
     if real:
@@ -146,6 +183,11 @@ def main() -> None:
                              f"{spent / calls * 1e6:>7.0f} us/call  {calls / max(ran, 1):.3f} "
                              f"calls/job  {rows / calls if rows else 0:.1f} rows/call\n")
     print(json.dumps({"jobs": ran, "seconds": seconds, "jobs_per_s": ran / seconds}))
+
+
+def _store_arg(value: str) -> Store:
+    """A URL stays a string (Path() would fold its '//'); anything else is a SQLite file."""
+    return value if "://" in value else Path(value)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """P6: an idle `queuectl worker start --concurrency 50`: how soon does an enqueued job start, and how
-close to its run_at does a retry start?
+close to its run_at does a retry start? P6-pg: the first on a PostgreSQL store (LISTEN/NOTIFY).
 
 Enqueue goes through the store API in this process (insert + doorbell, what `queuectl enqueue`
 does after parsing). Each job runs `date +%s%N`, so "start" is when the command itself ran,
@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 
-from .common import QUEUECTL, BenchError, Row, cli_env, percentile, say, scratch
+from .common import QUEUECTL, BenchError, Row, Store, cli_env, percentile, say, scratch, scratch_store
 
 RETRY_DELAY_S = 0.25  # backoff-max: the first retry is due 250 ms after the failure
 
@@ -45,7 +45,7 @@ async def _wait_worker(store, timeout: float = 20.0) -> None:
     await asyncio.sleep(0.3)  # let it settle into its idle wait
 
 
-async def _measure(db, tmp, samples: int, retries: int) -> tuple[list, list, list]:
+async def _measure(db: Store, tmp, samples: int, retries: int) -> tuple[list, list, list]:
     from queuectl.jobs import NewJob
     from queuectl.store import open_store
     from queuectl.timeutil import now_ms
@@ -121,4 +121,25 @@ def p6(quick: bool) -> list[Row]:
     return [start_row, retry_row]
 
 
-BENCHMARKS = {"P6": p6}
+def p6_pg(quick: bool) -> Row:
+    """P6's first half on PostgreSQL: the insert's NOTIFY wakes the idle worker's LISTEN."""
+    from . import pg
+
+    samples = 50 if quick else 200
+    row = Row("P6-pg", f"idle worker x 50 on PostgreSQL: enqueue -> command start, {samples} "
+              "samples", "ms p50", None, None, 10, goal_on="queuectl", goal_op="<=",
+              reference_label="-")
+    row.skipped = pg.skip_reason()
+    if row.skipped:
+        return row
+    say(f"P6-pg: idle worker on PostgreSQL, {samples} enqueue -> start samples ...")
+    with scratch("p6pg") as tmp, scratch_store(tmp, "p6", postgres=True) as url:
+        starts, engine_starts, _ = asyncio.run(_measure(url, tmp, samples, 0))
+    row.queuectl = percentile(starts, 50)
+    row.detail = {"samples": samples, "p95_ms": percentile(starts, 95),
+                  "p99_ms": percentile(starts, 99), "max_ms": max(starts),
+                  "engine_spawn_p50_ms": percentile(engine_starts, 50)}
+    return row
+
+
+BENCHMARKS = {"P6": p6, "P6-pg": p6_pg}
