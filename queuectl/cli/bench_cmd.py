@@ -2,6 +2,7 @@
 processes of C slots each, and report enqueue rate, jobs/s and start latency."""
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -32,7 +33,6 @@ def bench(
     import asyncio
     import shutil
     import tempfile
-    from pathlib import Path
 
     explicit = db or ctx.find_root().params.get("db")  # never the user's default queue or env
     scratch = None if explicit else Path(tempfile.mkdtemp(prefix="queuectl-bench-"))
@@ -93,23 +93,11 @@ async def _bench(url, logs, n, concurrency, processes, command, *, progress) -> 
 async def _run_workers(store, url, logs, n, concurrency, processes, before, progress) -> float:
     """Spawn `queuectl worker start --concurrency C --drain` x P; seconds until all have exited."""
     import asyncio
-    import contextlib
-    import os
-    import signal
-    import subprocess
     import time
 
-    argv = [sys.executable, "-c", "from queuectl.cli.entry import main; main()", "--db", url,
-            "worker", "start", "--concurrency", str(concurrency), "--drain"]
-    env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_DB"}
-    procs = []
     t0 = time.perf_counter()
+    procs = _spawn_workers(url, logs, concurrency, processes)
     try:
-        for i in range(processes):
-            with open(logs / f"worker-{i}.log", "wb") as err:
-                procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                              stdout=subprocess.DEVNULL, stderr=err, env=env,
-                                              start_new_session=True))
         while any(p.poll() is None for p in procs):
             await asyncio.sleep(POLL_S)
             if progress:
@@ -118,25 +106,56 @@ async def _run_workers(store, url, logs, n, concurrency, processes, before, prog
                 _draw(done, n, time.perf_counter() - t0)
         elapsed = time.perf_counter() - t0
     finally:
-        for p in procs:
-            if p.poll() is None:  # interrupted: stop the workers hard, as a second Ctrl-C would
-                for sig in (signal.SIGTERM, signal.SIGTERM):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(p.pid, sig)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
+        _stop_workers(procs)  # only those still running: interrupted by Ctrl-C
         if progress:
             sys.stderr.write("\r\033[K")
+    _check_exits(procs, logs)
+    return elapsed
+
+
+def _spawn_workers(url: str, logs: Path, concurrency: int, processes: int) -> list:
+    import os
+    import subprocess
+
+    argv = [sys.executable, "-c", "from queuectl.cli.entry import main; main()", "--db", url,
+            "worker", "start", "--concurrency", str(concurrency), "--drain"]
+    env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_DB"}
+    procs = []
+    for i in range(processes):
+        with open(logs / f"worker-{i}.log", "wb") as err:
+            procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                          start_new_session=True))
+    return procs
+
+
+def _stop_workers(procs: list) -> None:
+    """Stop workers still running hard, as a second Ctrl-C would; KILL after 10 s."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+
+    for p in procs:
+        if p.poll() is not None:
+            continue
+        for sig in (signal.SIGTERM, signal.SIGTERM):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, sig)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def _check_exits(procs: list, logs: Path) -> None:
     for i, p in enumerate(procs):
         if p.returncode != 0:
             lines = (logs / f"worker-{i}.log").read_text(errors="replace").strip().splitlines()
             last = lines[-1] if lines else "no output"
             raise QueuectlError(f"worker process {i + 1} exited with code {p.returncode}: {last}")
-    return elapsed
 
 
 def _draw(done: int, total: int, elapsed: float) -> None:
