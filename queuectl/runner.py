@@ -106,47 +106,62 @@ async def run_command(
     PIPE_DRAIN_S, queuectl stops reading, closes its ends and says so in the captured stderr.
     """
     started, t0 = now_ms(), time.monotonic()
-    loop = asyncio.get_running_loop()
     out, err = Capture(output_limit), Capture(output_limit)
+    # Linux refuses one argv string over 128 KiB: a longer command runs from a 0600 script.
     script = _script_for(command) if len(command.encode()) > INLINE_COMMAND_LIMIT else None
     try:
-        # loop.subprocess_shell is what asyncio.create_subprocess_shell wraps; our protocol
-        # replaces its StreamReaders (see _JobProtocol). A command too long for one argv string
-        # (Linux: 128 KiB) runs from a 0600 script. The spawn is shielded: a cancel landing
-        # while asyncio still connects the pipes would make asyncio kill only the shell and then
-        # wait for pipes the job's children hold.
-        spawn = asyncio.ensure_future(loop.subprocess_shell(
-            lambda: _JobProtocol(loop, out, err),
-            f"exec /bin/sh {shlex.quote(script)}" if script else command,
-            stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
-        ))
         try:
-            transport, proto = await asyncio.shield(spawn)
+            transport, proto = await _spawn(
+                f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace)
         except OSError as exc:
             return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
                              _since(t0))
-        except asyncio.CancelledError:
-            await _reap_cancelled_spawn(spawn, kill_grace)
-            raise
-        try:
-            pid = transport.get_pid()
-            if on_spawn is not None:
-                on_spawn(pid)
-            timed_out = await _wait(proto, pid, timeout, kill_grace)
-            await _clear_group(pid, kill_grace)
-            await _drain_pipes(proto, transport, err)
-        except BaseException:  # cancelled (hard stop) or failing: never leave the group behind
-            await asyncio.shield(_kill_group(proto, transport, kill_grace))
-            raise
-        finally:
-            transport.close()
-        returncode = transport.get_returncode()
+        timed_out = await _supervise(transport, proto, timeout, kill_grace, err, on_spawn)
     finally:
         if script:
             with contextlib.suppress(OSError):
                 os.unlink(script)
-    exit_code, error = describe_exit(returncode, timeout if timed_out else None)
+    exit_code, error = describe_exit(transport.get_returncode(), timeout if timed_out else None)
     return RunResult(exit_code, error, started, now_ms(), _since(t0), out.value(), err.value())
+
+
+async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: float):
+    """(transport, protocol) of the shell, in a new session and process group.
+
+    loop.subprocess_shell is what asyncio.create_subprocess_shell wraps; our protocol replaces
+    its StreamReaders (see _JobProtocol). The spawn is shielded: a cancel landing while asyncio
+    still connects the pipes would make asyncio kill only the shell, then wait for pipes the
+    job's children hold. Cancelled, we let the spawn complete and kill the whole group."""
+    loop = asyncio.get_running_loop()
+    spawn = asyncio.ensure_future(loop.subprocess_shell(
+        lambda: _JobProtocol(loop, out, err), shell_command,
+        stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
+    ))
+    try:
+        return await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        await _reap_cancelled_spawn(spawn, kill_grace)
+        raise
+
+
+async def _supervise(transport: asyncio.SubprocessTransport, proto: "_JobProtocol",
+                     timeout: float | None, kill_grace: float, err: Capture,
+                     on_spawn: Callable[[int], None] | None) -> bool:
+    """Wait for the shell (True if it timed out), clear its group, drain the pipes. Cancelled
+    (hard stop) or failing, kill the group first: no process of the job outlives the call."""
+    pid = transport.get_pid()
+    try:
+        if on_spawn is not None:
+            on_spawn(pid)
+        timed_out = await _wait(proto, pid, timeout, kill_grace)
+        await _clear_group(pid, kill_grace)
+        await _drain_pipes(proto, transport, err)
+        return timed_out
+    except BaseException:
+        await asyncio.shield(_kill_group(proto, transport, kill_grace))
+        raise
+    finally:
+        transport.close()
 
 
 async def _reap_cancelled_spawn(spawn: asyncio.Future, grace: float) -> None:
