@@ -16,9 +16,8 @@ def _run(args: list[str], debug: bool) -> int:
 
     try:
         scripted = lean.parse(args)
-        if scripted is not None:  # the hot one-shot commands skip typer's import
-            lean.run(*scripted)
-            return 0
+        if scripted is not None:  # the hot commands skip typer's import
+            return lean.run(*scripted)
         return _run_typer(args)
     except QueuectlError as exc:
         return _fail(str(exc), exc.exit_code, debug)

@@ -1,7 +1,8 @@
 """The lean front door: the commands users script in loops, parsed without typer.
 
 typer 0.29 imports pydantic and costs 60-100 ms before a command runs; for `enqueue`,
-`status` and `list` that is most of the time a user waits. This parser accepts a strict subset
+`status` and `list` that is most of the time a user waits, and for `worker start` most of
+its start-up. This parser accepts a strict subset
 of their typer forms (long flags, each at most once) and calls the same core functions; any
 other argument list returns None and goes to typer, so the two doors cannot disagree.
 """
@@ -14,14 +15,18 @@ FLAGS: dict[str, dict[str, Callable[[str], Any] | None]] = {
     "enqueue": {"--file": str, "-f": str, "--json": None},
     "status": {"--json": None},
     "list": {"--state": str, "--limit": int, "--json": None},
+    "worker start": {"--count": int, "--concurrency": int, "-c": int, "--drain": None},
 }
 POSITIONAL = {"enqueue": "job"}
 NAMES = {"--file": "file", "-f": "file", "--json": "json_out", "--state": "state",
-         "--limit": "limit"}
+         "--limit": "limit", "--count": "count", "--concurrency": "count", "-c": "count",
+         "--drain": "drain"}
 
 
 def parse(args: list[str]) -> tuple[str, dict[str, Any]] | None:
     db, rest = _global_db(list(args))
+    if rest[:2] == ["worker", "start"]:
+        rest = ["worker start", *rest[2:]]
     if not rest or rest[0] not in FLAGS:
         return None
     command, words = rest[0], iter(rest[1:])
@@ -57,18 +62,26 @@ def _one(command: str, word: str, words) -> tuple[str, Any] | None:
     return None
 
 
-def run(command: str, found: dict[str, Any]) -> None:
+def run(command: str, found: dict[str, Any]) -> int:
+    """Run a parsed command; returns its exit code."""
     json_out = found.pop("json_out", False)
     if command == "enqueue":  # imports only what an insert needs: no asyncio
         from . import enqueue_core
 
         enqueue_core.enqueue(db=found["db"], job=found.get("job"), file=found.get("file"),
                              overrides={}, json_out=json_out)
-        return
-    from . import inspect_core
+    elif command == "worker start":
+        from .worker_core import start_worker
 
-    if command == "status":
-        inspect_core.status(db=found["db"], json_out=json_out)
+        return start_worker(db=found["db"], count=found.get("count"),
+                            drain=found.get("drain", False))
+    elif command == "status":
+        from .inspect_core import status
+
+        status(db=found["db"], json_out=json_out)
     else:
-        inspect_core.list_jobs(db=found["db"], state=found.get("state"),
-                               limit=found.get("limit"), json_out=json_out)
+        from .inspect_core import list_jobs
+
+        list_jobs(db=found["db"], state=found.get("state"), limit=found.get("limit"),
+                  json_out=json_out)
+    return 0

@@ -20,31 +20,9 @@ def start(
     drain: bool = typer.Option(False, "--drain", help="Exit once nothing is left to run."),
 ) -> None:
     """Run jobs in the foreground until stopped (SIGINT/SIGTERM or `worker stop`)."""
-    if count is not None and count < 1:
-        raise UsageError(f"--concurrency must be at least 1, got {count}")
-    from ..engine import prefer_pidfd_child_watcher
+    from .worker_core import start_worker
 
-    prefer_pidfd_child_watcher()
-    raise typer.Exit(with_store(ctx, lambda store: _run_engine(store, count, drain)))
-
-
-async def _run_engine(store, count: int | None, drain: bool) -> int:
-    import asyncio
-    import signal
-
-    from ..engine import Engine
-
-    settings = await load_settings(store)
-    engine = Engine(store, settings=settings, concurrency=count or settings.worker_count,
-                    drain=drain)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, engine.on_signal, signum)
-    try:
-        return await engine.run()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    raise typer.Exit(start_worker(db=options(ctx).db, count=count, drain=drain))
 
 
 @app.command()

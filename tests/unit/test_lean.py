@@ -12,6 +12,10 @@ from queuectl.cli import lean
     (["--db=/x.db", "status"], ("status", {"db": "/x.db"})),
     (["list", "--state", "pending", "--limit", "20", "--json"],
      ("list", {"state": "pending", "limit": 20, "json_out": True, "db": None})),
+    (["worker", "start"], ("worker start", {"db": None})),
+    (["--db", "/x.db", "worker", "start", "--concurrency", "50", "--drain"],
+     ("worker start", {"count": 50, "drain": True, "db": "/x.db"})),
+    (["worker", "start", "-c", "2"], ("worker start", {"count": 2, "db": None})),
 ])
 def test_the_scripted_forms_are_parsed(args, expected):
     assert lean.parse(args) == expected
@@ -21,7 +25,9 @@ def test_the_scripted_forms_are_parsed(args, expected):
     [], ["--help"], ["enqueue", "--help"], ["enqueue", "--priority", "3", "x"],
     ["enqueue", "a", "b"], ["enqueue", "--json", "--json", "x"], ["enqueue", "--file"],
     ["list", "--limit", "many"], ["list", "-n", "3"], ["status", "extra"],
-    ["worker", "start"], ["--debug", "status"], ["enqueue", "--", "-x"],
+    ["--debug", "status"], ["enqueue", "--", "-x"], ["worker", "start", "--help"],
+    ["worker", "start", "--count", "2", "--concurrency", "3"], ["worker", "stop"],
+    ["worker", "start", "--concurrency=4"], ["worker", "start", "--drain", "x"],
 ])
 def test_everything_else_goes_to_typer(args):
     assert lean.parse(args) is None
