@@ -142,19 +142,23 @@ def p3(quick: bool) -> Row:
 
 def p3_pg(quick: bool) -> Row:
     """P3 on a PostgreSQL store; the same on SQLite in the same run is the reference (the goal
-    is on the absolute figure)."""
+    is on the absolute figure). The full suite alternates them twice and keeps the best."""
     from . import pg
 
-    n = 5_000 if quick else 30_000
+    n, rounds = (5_000, 1) if quick else (30_000, 2)
     row = Row("P3-pg", f"{n} jobs, Engine x 50, instant runner, PostgreSQL store", "jobs/s",
               None, None, 5_000, goal_on="queuectl", reference_label="same on SQLite")
     row.skipped = pg.skip_reason()
     if row.skipped:
         return row
-    say(f"P3-pg: {n} jobs through the engine on PostgreSQL, instant runner, vs SQLite ...")
-    pg_s, sqlite_s = _p3_rate(n, postgres=True), _p3_rate(n)
+    say(f"P3-pg: {n} jobs through the engine on PostgreSQL vs SQLite, instant runner, "
+        f"best of {rounds} ...")
+    pg_s = sqlite_s = float("inf")
+    for _ in range(rounds):
+        pg_s = min(pg_s, _p3_rate(n, postgres=True))
+        sqlite_s = min(sqlite_s, _p3_rate(n))
     row.queuectl, row.reference = n / pg_s, n / sqlite_s
-    row.detail = {"n": n, "engine_run_s": pg_s, "sqlite_engine_run_s": sqlite_s}
+    row.detail = {"n": n, "rounds": rounds, "engine_run_s": pg_s, "sqlite_engine_run_s": sqlite_s}
     return row
 
 

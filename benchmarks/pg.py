@@ -32,7 +32,16 @@ def skip_reason() -> str | None:
     if server not in _probed:
         _probed[server] = asyncio.run(_probe(server))
     why = _probed[server]
-    return None if why is None else f"PostgreSQL {server} unreachable ({why}); set {DSN_VAR}"
+    return None if why is None else f"PostgreSQL {_shown(server)} unreachable ({why}); set {DSN_VAR}"
+
+
+def _shown(server: str) -> str:
+    """The DSN without its password, fit for a results file."""
+    parts = urllib.parse.urlsplit(server)
+    if parts.password is None:
+        return server
+    return urllib.parse.urlunsplit(
+        parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 async def _probe(server: str) -> str | None:

@@ -167,7 +167,7 @@ def p1_pg(quick: bool) -> list[Row]:
     same spawn loop as P1 (one process x 50, no queue); `scaling` is jobs/s over 1 process."""
     from . import pg
 
-    n, c, rounds = (600, 50, 1) if quick else (2000, 50, 2)
+    n, c, rounds = (600, 50, 1) if quick else (3000, 50, 2)
     counts = (1, 2, 4)
     rows = [Row("P1-pg" if p == 1 else f"P1-pg-{p}",
                 f"{n} x true, {p} worker(s) sharing {c} slots {_split(c, p)}, PostgreSQL",
