@@ -2,7 +2,10 @@
 
 The small toolkit every e2e test uses:
 
-- ``q`` (fixture): a CLI bound to a fresh store in ``tmp_path``.
+- ``q`` (fixture): a CLI bound to a fresh store, once per backend: an SQLite file in ``tmp_path``,
+  and a fresh schema on PostgreSQL (``QUEUECTL_TEST_PG_DSN``; without it that variant skips
+  visibly, and fails under ``QUEUECTL_TEST_PG_REQUIRED=1``). ``@pytest.mark.sqlite_only`` keeps a
+  test that is about the SQLite file itself off PostgreSQL.
   ``q.run(*args)`` -> CompletedProcess (bytes in, text out), ``q.ok(*args)`` asserts exit 0,
   ``q.json(*args)`` parses stdout as exactly one JSON document, ``q.job(id)`` is ``show ID --json``,
   ``q.enqueue(doc_or_text, *flags)`` -> the new id, ``q.drain()`` runs ``worker start --drain``.
@@ -14,6 +17,7 @@ The small toolkit every e2e test uses:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -23,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -50,6 +55,7 @@ CONFIG_DEFAULTS = {
     "kill-grace": 2,
     "worker-lease": 10,
 }
+BACKENDS = ("sqlite", "postgres")
 TAG_VAR = "QUEUECTL_E2E_TAG"  # inherited by workers and their jobs, so teardown can find orphans
 
 
@@ -151,8 +157,40 @@ class Cli:
 
     env: dict[str, str]
     tmp: Path
-    db: Path
+    db: str  # what QUEUECTL_DB holds: a file path (sqlite) or a postgresql:// URL
+    backend: str = "sqlite"
     calls: list[list[str]] = field(default_factory=list)
+    cleanups: list[Callable[[], Any]] = field(default_factory=list)
+
+    @property
+    def db_file(self) -> Path:
+        assert self.backend == "sqlite", "only an SQLite store is a file"
+        return Path(self.db)
+
+    def new_store(self, name: str) -> str:
+        """Another, still missing store on the same backend (dropped at teardown)."""
+        if self.backend == "sqlite":
+            return str(self.tmp / f"{name}.db")
+        url, drop = pg_new_store()
+        self.cleanups.append(drop)
+        return url
+
+    def store_exists(self, location: str | None = None) -> bool:
+        location = location or self.db
+        if self.backend == "sqlite":
+            return Path(location).exists()
+        return bool(pg_query("SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                             pg_schema(location)))
+
+    def store_bytes(self) -> int:
+        """What the store holds on disk: the SQLite file with its WAL, or the schema's relations
+        (tables, indexes and TOAST) on PostgreSQL."""
+        if self.backend == "sqlite":
+            return sum(p.stat().st_size for p in self.db_file.parent.glob(self.db_file.name + "*"))
+        return int(pg_query(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')", pg_schema(self.db))[0][0])
 
     def run(
         self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None,
@@ -222,17 +260,62 @@ class Cli:
         return self.tmp / name
 
 
-def base_env(tmp: Path, db: Path) -> dict[str, str]:
+def base_env(tmp: Path, db: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("QUEUECTL_") and k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
     env.update(
-        QUEUECTL_DB=str(db),
+        QUEUECTL_DB=db,
         NO_COLOR="1",
         XDG_DATA_HOME=str(tmp / "xdg-data"),  # nothing may leak into the real home
         LC_ALL="C.UTF-8",
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def pg_new_store() -> tuple[str, Callable[[], Any]]:
+    """A URL on a schema of its own, and its drop; skips (or fails in CI) without a server."""
+    from store.pg_support import new_store_url_sync
+
+    return new_store_url_sync()  # type: ignore[return-value]
+
+
+def pg_schema(url: str) -> str:
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["schema"][-1]
+
+
+def pg_query(query: str, *args: Any) -> list[Any]:
+    """One query on the test server itself (not through queuectl)."""
+    import asyncpg
+    from store.pg_support import dsn
+
+    async def fetch() -> list[Any]:
+        conn = await asyncpg.connect(dsn(), timeout=10)
+        try:
+            return await conn.fetch(query, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: the test is about the SQLite file itself; it runs on SQLite only")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a store runs once per backend (module scope, for `shared_q`)."""
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", ["sqlite"] if sqlite_only else list(BACKENDS),
+                             scope="module")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -249,28 +332,40 @@ def tag() -> str:
     return uuid.uuid4().hex
 
 
-def make_cli(root: Path, tag: str) -> Cli:
-    """A CLI on a fresh store `root/q.db`, scratch files in `root/work`."""
+def make_cli(root: Path, tag: str, backend: str) -> Cli:
+    """A CLI on a fresh store (`root/q.db`, or a new PostgreSQL schema), scratch in `root/work`."""
     work = root / "work"
     work.mkdir(parents=True)
-    db = root / "q.db"
+    if backend == "sqlite":
+        db, cleanups = str(root / "q.db"), []
+    else:
+        db, drop = pg_new_store()
+        cleanups = [drop]
     env = base_env(root, db)
     env[TAG_VAR] = tag
-    return Cli(env=env, tmp=work, db=db)
+    return Cli(env=env, tmp=work, db=db, backend=backend, cleanups=cleanups)
+
+
+def close_cli(cli: Cli, tag: str) -> None:
+    kill_tagged(tag)  # e.g. a job started by a `--drain` worker that a test SIGKILLed
+    for cleanup in reversed(cli.cleanups):
+        cleanup()
 
 
 @pytest.fixture
-def q(tmp_path: Path, tag: str) -> Iterable[Cli]:
-    yield make_cli(tmp_path, tag)
-    kill_tagged(tag)  # e.g. a job started by a `--drain` worker that a test SIGKILLed
+def q(tmp_path: Path, tag: str, backend: str) -> Iterable[Cli]:
+    cli = make_cli(tmp_path, tag, backend)
+    yield cli
+    close_cli(cli, tag)
 
 
 @pytest.fixture(scope="module")
-def shared_q(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Cli]:
+def shared_q(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterable[Cli]:
     """One store for a whole module of cheap tests that must leave it unchanged."""
     tag = uuid.uuid4().hex
-    yield make_cli(tmp_path_factory.mktemp("shared"), tag)
-    kill_tagged(tag)
+    cli = make_cli(tmp_path_factory.mktemp("shared"), tag, backend)
+    yield cli
+    close_cli(cli, tag)
 
 
 # --------------------------------------------------------------------------- workers

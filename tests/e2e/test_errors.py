@@ -1,11 +1,12 @@
 """Every usage/validation error is exit 2 with one `error:` line; runtime failures are exit 1."""
 
 import json
+import subprocess
 
 import pytest
 
 from .conftest import CONFIG_DEFAULTS as DEFAULTS
-from .conftest import STATES, assert_error
+from .conftest import QUEUECTL, STATES, assert_error, base_env
 
 
 def _job(**fields):
@@ -131,9 +132,21 @@ def test_not_found_is_exit_1(shared_q):
     assert_error(q.run("dlq", "retry", "nosuch"), 1, "nosuch")
 
 
+# sqlite_only: it corrupts the SQLite file; test_unreachable_store_is_exit_1 is the PostgreSQL twin
+@pytest.mark.sqlite_only
 def test_no_traceback_on_a_broken_store(q):
-    q.db.write_bytes(b"this is not an sqlite database" * 100)
+    q.db_file.write_bytes(b"this is not an sqlite database" * 100)
     cp = q.run("list")
     assert cp.returncode == 1, cp
     assert "Traceback" not in cp.stderr
     assert cp.stderr.startswith("error: ")
+
+
+def test_unreachable_store_is_exit_1(tmp_path):
+    """A PostgreSQL server nobody listens for (port 1): one `error:` line, exit 1, no retry loop.
+    Needs no server, so it runs without QUEUECTL_TEST_PG_DSN too."""
+    env = base_env(tmp_path, "postgresql://queuectl@127.0.0.1:1/nowhere?schema=x")
+    for args in (["list"], ["status", "--json"], ["enqueue", "true"], ["worker", "list"]):
+        cp = subprocess.run([QUEUECTL, *args], capture_output=True, text=True, env=env,
+                            timeout=60)
+        assert_error(cp, 1, "127.0.0.1:1")

@@ -281,6 +281,6 @@ def test_50mb_output_flood_stays_bounded(q, workers):
         assert len(stream) <= limit + len(match.group(0)) + 2
         assert int(match.group(1)) >= size - limit
     assert q.job("flood")["state"] == "completed"
-    on_disk = sum(p.stat().st_size for p in q.db.parent.glob(q.db.name + "*"))
+    on_disk = q.store_bytes()
     assert on_disk < 20_000_000, f"store holds {on_disk} bytes"
 

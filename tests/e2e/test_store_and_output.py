@@ -16,19 +16,22 @@ def _env_without_db(q, **extra):
 
 
 def test_db_flag_overrides_the_environment(q):
-    other = q.tmp / "other.db"
-    q.ok("--db", str(other), "enqueue", '{"id": "via-flag", "command": "true"}')
-    assert other.exists()
+    other = q.new_store("other")
+    q.ok("--db", other, "enqueue", '{"id": "via-flag", "command": "true"}')
+    assert q.store_exists(other)
     assert q.jobs() == []  # QUEUECTL_DB store untouched
-    listed = json.loads(q.ok("--db", str(other), "list", "--json").stdout)
+    listed = json.loads(q.ok("--db", other, "list", "--json").stdout)
     assert [j["id"] for j in listed] == ["via-flag"]
 
 
 def test_env_var_selects_the_store(q):
+    assert not q.store_exists()
     q.enqueue({"id": "via-env", "command": "true"})
-    assert q.db.exists()
+    assert q.store_exists()
 
 
+# sqlite_only: sqlite:/// URLs, the default XDG file and its modes exist only for SQLite files
+@pytest.mark.sqlite_only
 def test_sqlite_url_form(q):
     target = q.tmp / "url.db"
     url = f"sqlite:///{target}"  # absolute path -> four slashes
@@ -51,6 +54,7 @@ def _run_with_umask_0(env, *args):
     )
 
 
+@pytest.mark.sqlite_only
 def test_default_store_under_xdg_data_home_with_private_modes(q):
     xdg = q.tmp / "xdg"
     env = _env_without_db(q, XDG_DATA_HOME=str(xdg))
@@ -65,6 +69,7 @@ def test_default_store_under_xdg_data_home_with_private_modes(q):
     assert [j["id"] for j in json.loads(cp.stdout)] == ["x"]
 
 
+@pytest.mark.sqlite_only
 def test_default_store_falls_back_to_home_local_share(q):
     home = q.tmp / "home"
     home.mkdir()
@@ -104,7 +109,7 @@ MISSING_STORE = {
 
 @pytest.mark.parametrize("args, code, expected", MISSING_STORE.values(), ids=MISSING_STORE.keys())
 def test_every_command_works_against_a_missing_store(q, args, code, expected):
-    assert not q.db.exists()
+    assert not q.store_exists()  # PostgreSQL: the URL's schema does not exist yet
     cp = q.run(*args, timeout=30)
     assert cp.returncode == code, cp
     assert "Traceback" not in cp.stderr
@@ -123,6 +128,8 @@ def test_every_command_works_against_a_missing_store(q, args, code, expected):
         assert doc == expected
 
 
+# sqlite_only: a folder is created for a new SQLite file; PostgreSQL has no folder
+@pytest.mark.sqlite_only
 def test_missing_store_in_a_missing_folder_is_created(q):
     db = q.tmp / "a" / "b" / "q.db"
     cp = q.run("--db", str(db), "status")
