@@ -288,7 +288,9 @@ HEARTBEAT = (
     "UPDATE workers SET heartbeat_at = $1, running = $2 WHERE id = $3 RETURNING stop_requested"
 )
 DEREGISTER = "DELETE FROM workers WHERE id = $1"
-LIST_WORKERS = f"SELECT {WORKER_COLUMNS} FROM workers ORDER BY started_at, id"
+# Ties on started_at break by id byte by byte, as SQLite does: the database's default
+# collation (often en_US, where 'alpha' < 'Zeta') would order `worker list` differently.
+LIST_WORKERS = f'SELECT {WORKER_COLUMNS} FROM workers ORDER BY started_at, id COLLATE "C"'
 REQUEST_STOP = """
 WITH s AS (UPDATE workers SET stop_requested = true RETURNING id)
 SELECT s.id, pg_notify($1, 'stop') FROM s

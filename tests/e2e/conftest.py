@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -182,6 +183,20 @@ class Cli:
         return bool(pg_query("SELECT 1 FROM pg_namespace WHERE nspname = $1",
                              pg_schema(location)))
 
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Write rows straight into the store, as queuectl on another machine would."""
+        columns = list(rows[0])
+        values = [tuple(row[c] for c in columns) for row in rows]
+        if self.backend == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            with contextlib.closing(sqlite3.connect(self.db_file)) as conn, conn:
+                conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                                 values)
+            return
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+        pg_execute_many(f'INSERT INTO "{pg_schema(self.db)}".{table} ({", ".join(columns)}) '
+                        f"VALUES ({marks})", values)
+
     def store_bytes(self) -> int:
         """What the store holds on disk: the SQLite file with its WAL, or the schema's relations
         (tables, indexes and TOAST) on PostgreSQL."""
@@ -289,17 +304,22 @@ def pg_schema(url: str) -> str:
 
 def pg_query(query: str, *args: Any) -> list[Any]:
     """One query on the test server itself (not through queuectl)."""
+    return asyncio.run(_on_test_server(lambda conn: conn.fetch(query, *args)))
+
+
+def pg_execute_many(query: str, rows: list[tuple]) -> None:
+    asyncio.run(_on_test_server(lambda conn: conn.executemany(query, rows)))
+
+
+async def _on_test_server(work: Callable[[Any], Any]) -> Any:
     import asyncpg
     from store.pg_support import dsn
 
-    async def fetch() -> list[Any]:
-        conn = await asyncpg.connect(dsn(), timeout=10)
-        try:
-            return await conn.fetch(query, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(fetch())
+    conn = await asyncpg.connect(dsn(), timeout=10)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -1,8 +1,11 @@
 """`list`, `status`, `worker list`: filters, counts, metrics, live workers."""
 
 import socket
+import time
 
-from .conftest import STATES, TIMESTAMP, wait_until
+import pytest
+
+from .conftest import STATES, TIMESTAMP, pg_query, pg_schema, wait_until
 
 
 def test_list_filters_and_limits_in_enqueue_order(q):
@@ -81,3 +84,32 @@ def test_worker_list_and_status_show_a_live_worker(q, workers):
     job = q.job("busy")
     assert job["state"] == "processing" and job["attempts"] == 1
     assert str(w.pid) in q.ok("worker", "list").stdout
+
+
+def _linguistic_collation() -> str:
+    """A collation like most servers' default (en_US.UTF-8): case-insensitive at first level."""
+    rows = pg_query("SELECT collname FROM pg_collation WHERE collname IN "
+                    "('und-x-icu', 'en-US-x-icu', 'en_US.utf8') ORDER BY collname DESC")
+    if not rows:
+        pytest.skip("this PostgreSQL server has no linguistic collation to test against")
+    return rows[0][0]
+
+
+def test_workers_are_listed_by_start_then_id_bytes_whatever_the_collation(q):
+    """Workers on other machines that started in the same millisecond: both backends list them
+    by id byte by byte, as SQLite does, even where the database's collation would put `alpha`
+    before `Zeta` (the test server is C.UTF-8, so the PostgreSQL variant gives the workers
+    table the collation most servers have by default)."""
+    q.ok("status")  # creates the store
+    if q.backend == "postgres":
+        pg_query(f'ALTER TABLE "{pg_schema(q.db)}".workers ALTER COLUMN id TYPE text '
+                 f'COLLATE "{_linguistic_collation()}"')
+    now = int(time.time() * 1000)
+    ids = ["beta-host-2-bbbb", "Zeta-host-1-aaaa", "alpha-host-3-cccc", "early-host-4-dddd"]
+    q.insert_rows("workers", [
+        {"id": worker_id, "pid": 4242, "host": worker_id.rsplit("-", 2)[0], "concurrency": 1,
+         "started_at": now - 5000 if worker_id.startswith("early") else now - 1000,
+         "heartbeat_at": now, "running": 0, "stop_requested": False} for worker_id in ids])
+    expected = ["early-host-4-dddd", "Zeta-host-1-aaaa", "alpha-host-3-cccc", "beta-host-2-bbbb"]
+    assert [w["id"] for w in q.json("worker", "list", "--json")] == expected
+    assert [w["id"] for w in q.json("status", "--json")["workers"]] == expected
