@@ -8,6 +8,7 @@ The small toolkit every e2e test uses:
   test that is about the SQLite file itself off PostgreSQL.
   ``q.run(*args)`` -> CompletedProcess (bytes in, text out), ``q.ok(*args)`` asserts exit 0,
   ``q.json(*args)`` parses stdout as exactly one JSON document, ``q.job(id)`` is ``show ID --json``,
+  ``q.by_id()`` all job objects from one ``list --json`` (for tests that need no history),
   ``q.enqueue(doc_or_text, *flags)`` -> the new id, ``q.drain()`` runs ``worker start --drain``.
 - ``workers`` (fixture): ``workers.start(*args)`` -> a foreground worker process in its own session,
   stderr in a file; teardown kills every worker it started and every job process they left behind.
@@ -248,6 +249,10 @@ class Cli:
 
     def jobs(self, *args: str) -> list[dict[str, Any]]:
         return self.json("list", "--json", *args)
+
+    def by_id(self) -> dict[str, dict[str, Any]]:
+        """Every job object (as `show --json`, without history) from one cheap `list --json`."""
+        return {job["id"]: job for job in self.jobs()}
 
     def enqueue(self, job: str | dict[str, Any], *flags: str) -> str:
         text = job if isinstance(job, str) else json.dumps(job)

@@ -7,7 +7,7 @@ from .conftest import JOB_FIELDS, TIMESTAMP, assert_error, ts
 
 def test_plain_shell_command_is_a_job(q):
     job_id = q.enqueue("echo 'Hello QueueCTL'")
-    job = q.job(job_id)
+    job = q.by_id()[job_id]
     assert job["command"] == "echo 'Hello QueueCTL'"
     assert job["state"] == "pending"
     assert job["attempts"] == 0
@@ -44,45 +44,42 @@ def test_generated_ids_are_unique_non_empty_strings(q):
 
 def test_fields_and_flag_overrides(q):
     q.enqueue({"id": "a", "command": "true", "max_retries": 0, "priority": -4, "timeout": 2.5})
-    a = q.job("a")
-    assert (a["max_retries"], a["priority"], a["timeout"]) == (0, -4, 2.5)
-
     doc = {"id": "ignored", "command": "true", "priority": 1, "max_retries": 1}
     q.enqueue(doc, "--id", "b", "--priority", "7", "--max-retries", "5", "--timeout", "3")
-    b = q.job("b")
+    jobs = q.by_id()
+    assert list(jobs) == ["a", "b"]  # --id replaced the document's id
+    a, b = jobs["a"], jobs["b"]
+    assert (a["max_retries"], a["priority"], a["timeout"]) == (0, -4, 2.5)
     assert (b["max_retries"], b["priority"], b["timeout"]) == (5, 7, 3)
-    assert q.run("show", "ignored", "--json").returncode == 1
 
 
 def test_flags_alone_with_plain_command(q):
     job_id = q.enqueue("echo hi", "--id", "flagged", "--priority", "3", "--max-retries", "0")
     assert job_id == "flagged"
-    job = q.job("flagged")
+    job = q.by_id()["flagged"]
     assert (job["command"], job["priority"], job["max_retries"]) == ("echo hi", 3, 0)
 
 
 def test_timeout_aliases(q):
     q.enqueue({"id": "s", "command": "true", "timeout_sec": 4})
     q.enqueue({"id": "ss", "command": "true", "timeout_seconds": 1.5})
-    assert q.job("s")["timeout"] == 4
-    assert q.job("ss")["timeout"] == 1.5
+    jobs = q.by_id()
+    assert jobs["s"]["timeout"] == 4
+    assert jobs["ss"]["timeout"] == 1.5
 
 
 def test_delay_and_run_at_set_the_due_time(q):
     q.enqueue({"id": "d", "command": "true", "delay": 60})
-    d = q.job("d")
+    q.enqueue("true", "--id", "f", "--delay", "120")
+    q.enqueue({"id": "r", "command": "true", "run_at": "2030-01-01T12:00:00+02:00"})
+    q.enqueue("true", "--id", "z", "--run-at", "2031-05-06T07:08:09.5Z")
+    jobs = q.by_id()
+    d, f = jobs["d"], jobs["f"]
     assert 59 <= ts(d["run_at"]) - ts(d["created_at"]) <= 61
     assert d["state"] == "pending" and d["next_retry_at"] is None
-
-    q.enqueue("true", "--id", "f", "--delay", "120")
-    f = q.job("f")
     assert 119 <= ts(f["run_at"]) - ts(f["created_at"]) <= 121
-
-    q.enqueue({"id": "r", "command": "true", "run_at": "2030-01-01T12:00:00+02:00"})
-    assert q.job("r")["run_at"] == "2030-01-01T10:00:00.000Z"  # normalised to UTC, ms, Z
-
-    q.enqueue("true", "--id", "z", "--run-at", "2031-05-06T07:08:09.5Z")
-    assert q.job("z")["run_at"] == "2031-05-06T07:08:09.500Z"
+    assert jobs["r"]["run_at"] == "2030-01-01T10:00:00.000Z"  # normalised to UTC, ms, Z
+    assert jobs["z"]["run_at"] == "2031-05-06T07:08:09.500Z"
 
 
 def test_max_retries_default_comes_from_config_at_enqueue(q):
@@ -90,8 +87,9 @@ def test_max_retries_default_comes_from_config_at_enqueue(q):
     q.enqueue({"id": "five", "command": "true"})
     q.config_set("max-retries", 1)
     q.enqueue({"id": "one", "command": "true"})
-    assert q.job("five")["max_retries"] == 5  # fixed per job at enqueue
-    assert q.job("one")["max_retries"] == 1
+    jobs = q.by_id()
+    assert jobs["five"]["max_retries"] == 5  # fixed per job at enqueue
+    assert jobs["one"]["max_retries"] == 1
 
 
 def test_json_output_single_object_and_array(q):
@@ -157,7 +155,7 @@ def test_file_from_stdin_array(q):
 def test_file_from_stdin_single_object(q):
     text = json.dumps({"id": "so", "command": "true"}, indent=4)
     assert q.ok("enqueue", "--file", "-", input=text).stdout.splitlines() == ["so"]
-    assert q.job("so")["command"] == "true"
+    assert [(j["id"], j["command"]) for j in q.jobs()] == [("so", "true")]
 
 
 def test_bulk_bad_line_3_creates_nothing(q):
@@ -193,11 +191,10 @@ def test_bulk_array_names_the_bad_index(q):
 
 def test_duplicate_id_is_exit_1_and_changes_nothing(q):
     q.enqueue({"id": "dup", "command": "echo first", "priority": 1})
-    before = q.job("dup")
+    before = q.jobs()
     cp = q.run("enqueue", json.dumps({"id": "dup", "command": "echo second", "priority": 9}))
     assert_error(cp, 1, "dup")
-    assert q.job("dup") == before
-    assert len(q.jobs()) == 1
+    assert q.jobs() == before  # the one job, unchanged
 
 
 def test_bulk_with_an_existing_id_creates_nothing(q):
@@ -205,8 +202,7 @@ def test_bulk_with_an_existing_id_creates_nothing(q):
     text = '{"id": "new1", "command": "true"}\n{"id": "old", "command": "false"}\n'
     cp = q.run("enqueue", "--file", "-", input=text)
     assert_error(cp, 1, "old")
-    assert [j["id"] for j in q.jobs()] == ["old"]
-    assert q.job("old")["command"] == "true"
+    assert [(j["id"], j["command"]) for j in q.jobs()] == [("old", "true")]
 
 
 def test_repeated_id_inside_one_input_creates_nothing(q):

@@ -85,7 +85,8 @@ def test_second_signal_kills_the_job_and_requeues_it_without_an_attempt(q, worke
     job_pid = int(pidfile.read_text())
     assert q.job("long")["attempts"] == 1
     w.signal(sig)
-    time.sleep(0.5)  # two signals in a row may coalesce: let the first one be handled
+    # two signals in a row may coalesce: wait until the worker has handled the first one
+    wait_until(lambda: "stopping" in w.log().lower(), 10, message="the soft stop's log line")
     assert w.alive(), "the first signal must wait for the running job"
     w.signal(sig)
     assert w.wait(20) == 128 + sig, w.log()
