@@ -178,7 +178,17 @@ def _command(fields: dict[str, Any]) -> str:
         raise InvalidJobError("command must not be blank")
     if "\0" in command:
         raise InvalidJobError("command must not contain a NUL character")
+    if not command.isascii() and not _encodable(command):  # no store can keep it
+        raise InvalidJobError("command must be valid UTF-8 text")
     return command
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _job_id(fields: dict[str, Any], ids: "IdSource") -> str:

@@ -22,6 +22,8 @@ ENQUEUE_EXIT_2 = {
     "missing command": (["enqueue", '{"id": "x"}'], "command"),
     "command wrong type": (["enqueue", '{"command": 5}'], "command"),
     "blank command JSON": (["enqueue", '{"command": "   "}'], "command"),
+    # no store can keep text that is not Unicode: same error on every backend
+    "lone surrogate in command": (["enqueue", '{"command": "echo \\ud800"}'], "command"),
     "blank plain command": (["enqueue", "   "], None),
     "empty plain command": (["enqueue", ""], None),
     "priority wrong type": (["enqueue", _job(priority="high")], "priority"),
