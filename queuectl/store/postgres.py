@@ -40,6 +40,7 @@ except ImportError:
 from ..jobs import STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
 from . import postgres_schema as sql
 from .base import Metrics, Output, Rescued, Started
+from .paging import pages
 
 T = TypeVar("T")
 
@@ -367,19 +368,14 @@ class PostgresStore:
         self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000
     ) -> AsyncIterator[Job]:
         """Enqueue order, read in chunks by key so a million rows never sit in memory at once."""
-        after, left = 0, limit
-        while left is None or left > 0:
-            size = chunk if left is None else min(chunk, left)
+
+        def page(after: int, size: int) -> Awaitable[list[Any]]:
             if state:
-                rows = await self._fetch(sql.PAGE_STATE, after, size, str(state))
-            else:
-                rows = await self._fetch(sql.PAGE_ALL, after, size)
-            for row in rows:
-                yield _job(row)
-            if len(rows) < size:
-                return
-            after = rows[-1][15]
-            left = None if left is None else left - len(rows)
+                return self._fetch(sql.PAGE_STATE, after, size, str(state))
+            return self._fetch(sql.PAGE_ALL, after, size)
+
+        async for row in pages(page, limit=limit, chunk=chunk):
+            yield _job(row)
 
     async def count_by_state(self) -> dict[str, int]:
         counts = {r[0]: r[1] for r in await self._fetch(sql.COUNTS)}

@@ -8,12 +8,13 @@ which is most of what such a command costs (benchmarks P7).
 """
 
 import sqlite3
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import JobNotFoundError, StoreError
 from ..jobs import STATES, Attempt, Job, JobState, Metrics, Output, WorkerInfo
+from .paging import pages
 from .sqlite_schema import describe, open_sync
 from .sqlite_sql import JOB_COLUMNS, WORKER_COLUMNS, job_from_row
 
@@ -39,19 +40,13 @@ class SqliteReads:
     ) -> AsyncIterator[Job]:
         """Enqueue order, read in chunks by key so a million rows never sit in memory at once."""
         where = "seq > ?" + (" AND state = ?" if state else "")
-        after, left = 0, limit
-        while left is None or left > 0:
-            size = chunk if left is None else min(chunk, left)
-            params = (after, state, size) if state else (after, size)
-            rows = await self._fetchall(
-                f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE {where} ORDER BY seq LIMIT ?", params
-            )
-            for row in rows:
-                yield job_from_row(row)
-            if len(rows) < size:
-                return
-            after = rows[-1][15]
-            left = None if left is None else left - len(rows)
+        query = f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE {where} ORDER BY seq LIMIT ?"
+
+        def page(after: int, size: int) -> Awaitable[list[Any]]:
+            return self._fetchall(query, (after, state, size) if state else (after, size))
+
+        async for row in pages(page, limit=limit, chunk=chunk):
+            yield job_from_row(row)
 
     async def count_by_state(self) -> dict[str, int]:
         counts = dict(await self._fetchall("SELECT state, n FROM job_counts"))
