@@ -76,4 +76,6 @@ def list_workers(ctx: typer.Context,
                     [[w["id"], w["pid"], w["host"], w["concurrency"], w["running"],
                       w["started_at"], w["last_heartbeat"]] for w in workers])
     else:
-        sys.stderr.write(f"no workers running on {options(ctx).db}\n")
+        from ..store import display
+
+        sys.stderr.write(f"no workers running on {display(options(ctx).db)}\n")

@@ -20,6 +20,23 @@ def resolve(value: str | None) -> str:
     return value or os.environ.get("QUEUECTL_DB") or str(default_path())
 
 
+def display(value: str) -> str:
+    """A store location as shown to users: a URL's password masked."""
+    if "://" not in value:
+        return value
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return value
+    if password is None:
+        return value
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def sqlite_path(value: str) -> Path | None:
     """The file behind a plain path or sqlite:///abs/path URL; None for other schemes."""
     if value.startswith("sqlite://"):

@@ -38,6 +38,7 @@ except ImportError:
     ) from None
 
 from ..jobs import STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
+from . import display
 from . import postgres_schema as sql
 from .base import Metrics, Output, Rescued, Started
 from .paging import pages
@@ -86,11 +87,7 @@ class Location:
         self.server_settings = {k: v for k, v in DEFAULT_SERVER_SETTINGS.items() if k not in given}
         if self.schema is not None:
             self.server_settings["search_path"] = quote_ident(self.schema)
-        shown = parts
-        if parts.password is not None:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-            shown = parts._replace(netloc=netloc)
-        self.display = urllib.parse.urlunsplit(shown)
+        self.display = display(url)
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
 
     def connect_kwargs(self) -> dict[str, Any]:
