@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import heapq
 import os
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,7 @@ from .settings import Settings
 from .store.base import Started, Store
 from .store.doorbell import STOP
 from .timeutil import format_ms, now_ms
-from .workers import HeartbeatWatch
+from .workers import HeartbeatWatch, this_host
 
 POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
 DRAIN_POLL_S = 0.05  # --drain while other workers still hold jobs: notice their end quickly
@@ -49,7 +48,7 @@ class Engine:
     ) -> None:
         self.store, self.settings, self.concurrency, self.drain = store, settings, concurrency, drain
         self.runner = runner
-        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.host, self.pid = this_host(), os.getpid()
         self.worker_id = f"{self.host}-{self.pid}-{os.urandom(2).hex()}"
         self._log = log or _stderr_line
         self._slots: dict[str, tuple[Job, asyncio.Task]] = {}

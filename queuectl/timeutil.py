@@ -5,7 +5,6 @@ offset for input. Wall-clock `now` is injectable so the store and `decide` can b
 """
 
 import time
-from datetime import UTC, datetime
 
 from .errors import UsageError
 
@@ -29,6 +28,7 @@ def format_ms(ms: int | None) -> str | None:
 
 def parse_iso(text: str) -> int:
     """Parse ISO-8601 with an explicit offset or Z into epoch milliseconds."""
+    from datetime import UTC, datetime  # only input needs it: output is formatted by hand
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -5,6 +5,12 @@ import os
 from .jobs import WorkerInfo
 
 
+def this_host() -> str:
+    """The host name workers register with: what gethostname(2) returns, without importing
+    socket (a one-shot `status` pays every import)."""
+    return os.uname().nodename
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

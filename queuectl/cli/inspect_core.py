@@ -48,11 +48,9 @@ def status(*, db: str | None, json_out: bool) -> None:
 
 
 async def live_workers(store, settings, now: int) -> list:
-    import socket
+    from ..workers import is_alive, this_host
 
-    from ..workers import is_alive
-
-    host = socket.gethostname()
+    host = this_host()
     return [w for w in await store.list_workers()
             if is_alive(w, now=now, lease_s=settings.worker_lease, host=host)]
 

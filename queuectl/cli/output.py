@@ -1,6 +1,5 @@
 """Formatting for humans (plain aligned tables, colour only on a TTY) and scripts (JSON)."""
 
-import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -84,6 +83,8 @@ def metrics_dict(metrics: Metrics) -> dict[str, Any]:
 
 
 def print_json(value: Any) -> None:
+    import json  # tables need no json: not imported by plain `status` and `list`
+
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -128,6 +129,8 @@ class JobListPrinter:
         if not self._chunk:
             return
         if self.json_out:
+            import json
+
             body = ",\n".join(_indent(json.dumps(job_dict(j), indent=2, ensure_ascii=False))
                               for j in self._chunk)
             sys.stdout.write(("[\n" if not self.count else ",\n") + body)

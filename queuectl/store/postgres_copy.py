@@ -14,7 +14,6 @@ lands whole or not at all. Rules (DECISIONS-worthy, documented in docs/POSTGRES.
 """
 
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,11 +34,11 @@ class Copied:
 
 async def copy_store(source: Store, target: Store, *, lease_s: float, now: int,
                      progress: Callable[[int], None] | None = None) -> Copied:
-    from ..workers import is_alive
+    from ..workers import is_alive, this_host
 
     if source.url == target.url:
         raise UsageError("--from and --to name the same store")
-    host = socket.gethostname()
+    host = this_host()
     live = [w.id for w in await source.list_workers()
             if is_alive(w, now=now, lease_s=lease_s, host=host)]
     if live:

@@ -59,3 +59,11 @@ def test_is_alive_for_display_trusts_a_local_pid_and_a_remote_lease():
     assert not is_alive(worker(host=HERE, pid=dead_pid()), now=0, lease_s=10, host=HERE)
     assert is_alive(worker(beat=95_000), now=100_000, lease_s=10, host=HERE)
     assert not is_alive(worker(beat=80_000), now=100_000, lease_s=10, host=HERE)
+
+
+def test_this_host_is_what_gethostname_returns():
+    import socket
+
+    from queuectl.workers import this_host
+
+    assert this_host() == socket.gethostname()
