@@ -23,12 +23,8 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import signal
 import sqlite3
 import subprocess
-import sys
-import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
@@ -38,6 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clisupport import (  # noqa: F401 - re-exported for the test modules
+    QUEUECTL,
+    Worker,
+    kill_tagged,
+    pid_gone,
+    rss_kib,
+    wait_until,
+)
 
 STATES = ("pending", "processing", "completed", "failed", "dead")
 JOB_FIELDS = (
@@ -61,32 +65,7 @@ BACKENDS = ("sqlite", "postgres")
 TAG_VAR = "QUEUECTL_E2E_TAG"  # inherited by workers and their jobs, so teardown can find orphans
 
 
-def _find_executable() -> str:
-    found = shutil.which("queuectl")
-    if found:
-        return found
-    return str(Path(sys.executable).parent / "queuectl")
-
-
-QUEUECTL = _find_executable()
-
-
 # --------------------------------------------------------------------------- small helpers
-
-
-def wait_until(
-    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
-    message: str = "condition",
-) -> Any:
-    """Poll `predicate` until it returns something truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 def ts(text: str) -> float:
@@ -108,46 +87,10 @@ def assert_error(cp: subprocess.CompletedProcess, code: int, *fragments: str) ->
         assert fragment.lower() in lines[0].lower(), f"{fragment!r} not in the error\n{where}"
 
 
-def pid_gone(pid: int) -> bool:
-    """True when `pid` no longer runs (absent, or a zombie nobody reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state in ("Z", "X")
-
-
-def rss_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None
-
-
 def event_lines(log: str, word: str, job_id: str) -> list[str]:
     """Worker log lines about `job_id` that carry the event `word`."""
     id_re = re.compile(rf"(?<![\w.-]){re.escape(job_id)}(?![\w.-])")
     return [line for line in log.splitlines() if word in line.lower() and id_re.search(line)]
-
-
-def kill_tagged(tag: str) -> None:
-    """SIGKILL every process whose environment carries our tag (orphaned jobs of killed workers)."""
-    needle = f"{TAG_VAR}={tag}".encode()
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            env = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle in env.split(b"\0"):
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -372,7 +315,7 @@ def make_cli(root: Path, tag: str, backend: str) -> Cli:
 
 
 def close_cli(cli: Cli, tag: str) -> None:
-    kill_tagged(tag)  # e.g. a job started by a `--drain` worker that a test SIGKILLed
+    kill_tagged(TAG_VAR, tag)  # e.g. a job started by a `--drain` worker that a test SIGKILLed
     for cleanup in reversed(cli.cleanups):
         cleanup()
 
@@ -396,31 +339,6 @@ def shared_q(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterable
 # --------------------------------------------------------------------------- workers
 
 
-@dataclass
-class Worker:
-    proc: subprocess.Popen
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 30) -> int:
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"worker {self.pid} still running after {timeout}s\nlog:\n{self.log()}")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-
 class Workers:
     def __init__(self, q: Cli, tag: str) -> None:
         self.q = q
@@ -428,15 +346,8 @@ class Workers:
         self.started: list[Worker] = []
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> Worker:
-        n = len(self.started)
-        log_path = self.q.tmp / f"worker-{n}.log"
-        with open(log_path, "wb") as err, open(self.q.tmp / f"worker-{n}.out", "wb") as out:
-            proc = subprocess.Popen(
-                [QUEUECTL, "worker", "start", *map(str, args)], stdin=subprocess.DEVNULL,
-                stdout=out, stderr=err, env=env or self.q.env, cwd=self.q.tmp,
-                start_new_session=True,
-            )
-        worker = Worker(proc, log_path)
+        log_path = self.q.tmp / f"worker-{len(self.started)}.log"
+        worker = Worker.start(list(args), env=env or self.q.env, cwd=self.q.tmp, log_path=log_path)
         self.started.append(worker)
         return worker
 
@@ -449,11 +360,8 @@ class Workers:
 
     def cleanup(self) -> None:
         for worker in self.started:
-            if worker.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(worker.pid, signal.SIGKILL)
-            worker.proc.wait(timeout=10)
-        kill_tagged(self.tag)
+            worker.kill()
+        kill_tagged(TAG_VAR, self.tag)
 
 
 @pytest.fixture

@@ -15,34 +15,28 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clisupport import (  # noqa: F401 - re-exported for the test modules
+    QUEUECTL,
+    Worker,
+    alive,
+    kill_tagged,
+    proc_stat,
+    rss_kib,
+    tagged_pids,
+    wait_until,
+)
 
-QUEUECTL = str(Path(sys.executable).parent / "queuectl")
 TAG_VAR = "QUEUECTL_RELIABILITY_TAG"
 _FIGURES: dict[str, dict[str, Any]] = {}
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
-               message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 def db_query(path: Path, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
@@ -56,19 +50,6 @@ def db_query(path: Path, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
 def counts(path: Path) -> dict[str, int]:
     rows = dict(db_query(path, "SELECT state, count(*) FROM jobs GROUP BY state"))
     return {s: rows.get(s, 0) for s in ("pending", "processing", "completed", "failed", "dead")}
-
-
-def proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name: [state, ppid, pgrp, ...]."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def alive(pid: int) -> bool:
-    stat = proc_stat(pid)
-    return stat is not None and stat[0] not in ("Z", "X")
 
 
 def children(pid: int) -> list[tuple[int, str]]:
@@ -86,52 +67,11 @@ def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def tagged_pids(tag: str) -> list[int]:
-    needle = f"{TAG_VAR}={tag}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            env = Path(f"/proc/{entry.name}/environ").read_bytes()
-        except OSError:
-            continue
-        if needle in env.split(b"\0") and alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
-
-
 def one_error_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert "Traceback" not in stderr, stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), f"not one error line: {stderr!r}"
     return lines[0]
-
-
-@dataclass
-class Worker:
-    proc: subprocess.Popen
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait(self, timeout: float = 30) -> int:
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"worker {self.pid} still running after {timeout}s\n{self.log()[-3000:]}")
 
 
 @dataclass
@@ -176,25 +116,14 @@ class Cli:
         if db is not None:
             run_env["QUEUECTL_DB"] = str(db)
         log_path = self.tmp / f"worker-{len(self.workers)}.log"
-        with open(log_path, "wb") as err:
-            proc = subprocess.Popen([QUEUECTL, "worker", "start", *map(str, args)],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, env=run_env, cwd=self.tmp,
-                                    start_new_session=True)
-        worker = Worker(proc, log_path)
+        worker = Worker.start(list(args), env=run_env, cwd=self.tmp, log_path=log_path)
         self.workers.append(worker)
         return worker
 
     def cleanup(self) -> None:
         for worker in self.workers:
-            if worker.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(worker.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.proc.wait(timeout=10)
-        for pid in tagged_pids(self.tag):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            worker.kill()
+        kill_tagged(TAG_VAR, self.tag)
 
 
 def make_env(tmp: Path, db: Path, tag: str) -> dict[str, str]:

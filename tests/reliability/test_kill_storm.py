@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from .conftest import counts, db_query, rss_kib, tagged_pids, wait_until
+from .conftest import TAG_VAR, counts, db_query, rss_kib, tagged_pids, wait_until
 
 
 def storm(rq, figures, *, name, jobs, workers, slots, kills, interval, sleep_range,
@@ -73,7 +73,7 @@ def storm(rq, figures, *, name, jobs, workers, slots, kills, interval, sleep_ran
     assert other_failures == [], other_failures[:5]
 
     # -- the ledger: executions seen from outside
-    wait_until(lambda: not tagged_pids(rq.tag), 10, 0.2, "orphaned job processes to finish")
+    wait_until(lambda: not tagged_pids(TAG_VAR, rq.tag), 10, 0.2, "orphaned job processes to finish")
     starts, ends = collections.Counter(), collections.Counter()
     runs = collections.defaultdict(dict)  # job id -> shell pid -> {event: ns}
     for line in ledger.read_text().splitlines():
