@@ -236,9 +236,11 @@ class Engine:
             return
         await asyncio.shield(self.store.finish_jobs([f for f, _ in batch], now=now_ms()))
         self._wake.set()  # a drain check or a freed slot may be waiting on this commit
+        stamp = format_ms(now_ms())  # the batch became durable at one moment
         for finish, job in batch:
             state = finish.transition.state
-            self.log_job(state.value, job, _describe(finish.result, finish.transition))
+            self.log_job(state.value, job, _describe(finish.result, finish.transition),
+                         stamp=stamp)
 
     async def _requeue_interrupted(self) -> None:
         if not self._interrupted:
@@ -297,11 +299,12 @@ class Engine:
 
     # -- logging ------------------------------------------------------------------------
 
-    def log(self, text: str) -> None:
-        self._log(f"{format_ms(now_ms())} {text}")
+    def log(self, text: str, *, stamp: str | None = None) -> None:
+        self._log(f"{stamp or format_ms(now_ms())} {text}")
 
-    def log_job(self, event: str, job: Job, detail: str = "") -> None:
-        self.log(f"{event:<9} {job.id} attempt {job.attempts}" + (f": {detail}" if detail else ""))
+    def log_job(self, event: str, job: Job, detail: str = "", *, stamp: str | None = None) -> None:
+        line = f"{event:<9} {job.id} attempt {job.attempts}" + (f": {detail}" if detail else "")
+        self.log(line, stamp=stamp)
 
 
 def prefer_pidfd_child_watcher() -> None:

@@ -16,6 +16,7 @@ class JobState(StrEnum):
 
 
 STATES: tuple[str, ...] = tuple(s.value for s in JobState)
+STATE_NAMED = {s.value: s for s in JobState}  # a dict lookup: JobState(name) costs ~1 us a row
 DUE_STATES = (JobState.PENDING, JobState.FAILED)
 
 

@@ -37,7 +37,7 @@ except ImportError:
         "the PostgreSQL backend needs asyncpg: pip install 'queuectl[postgres]'"
     ) from None
 
-from ..jobs import STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
+from ..jobs import STATE_NAMED, STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
 from . import display
 from . import postgres_schema as sql
 from .base import Metrics, Output, Rescued, Started
@@ -125,7 +125,7 @@ def transient(exc: BaseException) -> bool:
 
 
 def _job(row: Sequence[Any]) -> Job:
-    return Job(row[0], row[1], JobState(row[2]), *row[3:15])
+    return Job(row[0], row[1], STATE_NAMED[row[2]], *row[3:15])
 
 
 # -- the store ----------------------------------------------------------------------------

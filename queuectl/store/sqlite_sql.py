@@ -4,7 +4,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..jobs import Job, JobState, NewJob
+from ..jobs import STATE_NAMED, Job, JobState, NewJob
 from ..settings import Settings
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ DEFAULT_MAX_RETRIES = "SELECT value FROM config WHERE key = 'max-retries'"
 
 
 def job_from_row(row: Sequence[Any]) -> Job:
-    return Job(row[0], row[1], JobState(row[2]), *row[3:15])
+    return Job(row[0], row[1], STATE_NAMED[row[2]], *row[3:15])
 
 
 def insert_rows(jobs: Sequence[NewJob], *, now: int, stored_max_retries: list) -> list[tuple]:
