@@ -19,17 +19,20 @@ from functools import partial
 
 from .decide import decide
 from .jobs import Finish, Job, JobState, RunResult, WorkerInfo
-from .runner import run_command
+from .runner import kill_tagged_groups, run_command
 from .settings import Settings
 from .store.base import Started, Store
 from .store.doorbell import STOP
 from .timeutil import format_ms, now_ms
-from .workers import HeartbeatWatch, this_host
+from .workers import HeartbeatWatch, pid_alive, this_host
 
 POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
 DRAIN_POLL_S = 0.05  # --drain while other workers still hold jobs: notice their end quickly
 START_RECORD_DELAY_S = 0.1  # pids of jobs still running after this are written to the store
 HEAP_LIMIT = 1024
+# Every job's environment names its job, attempt and worker: for the command itself, and so a
+# rescuer on the same host can find a dead worker's orphaned jobs (kill_tagged_groups).
+JOB_ID_VAR, ATTEMPT_VAR, WORKER_VAR = "QUEUECTL_JOB_ID", "QUEUECTL_ATTEMPT", "QUEUECTL_WORKER_ID"
 
 Runner = Callable[..., Awaitable[RunResult]]
 
@@ -50,6 +53,7 @@ class Engine:
         self.runner = runner
         self.host, self.pid = this_host(), os.getpid()
         self.worker_id = f"{self.host}-{self.pid}-{os.urandom(2).hex()}"
+        self._job_env = dict(os.environ, **{WORKER_VAR: self.worker_id})
         self._log = log or _stderr_line
         self._slots: dict[str, tuple[Job, asyncio.Task]] = {}
         self._wake = asyncio.Event()
@@ -197,6 +201,7 @@ class Engine:
                 output_limit=self.settings.output_limit,
                 kill_grace=self.settings.kill_grace,
                 on_spawn=partial(self._note_started, job),
+                env=self._job_env | {JOB_ID_VAR: job.id, ATTEMPT_VAR: str(job.attempts)},
             )
         except (OSError, ValueError, RuntimeError) as exc:  # e.g. out of file descriptors
             now = now_ms()
@@ -278,6 +283,11 @@ class Engine:
         workers = [w for w in await self.store.list_workers() if w.id != self.worker_id]
         dead = self._watch.dead(workers, mono=self._monotonic())
         local = {w.id for w in workers if w.host == self.host}
+        for worker in dead:
+            if worker.host == self.host and not pid_alive(worker.pid):
+                # Certainly dead: kill its orphans *before* they are requeued, including those
+                # too young to have a recorded pid, so no job runs twice at once.
+                kill_tagged_groups(WORKER_VAR, worker.id)
         rescued = await self.store.rescue_lost_jobs(
             dead_workers=[(w.id, w.heartbeat_at) for w in dead], now=now)
         for job in rescued:

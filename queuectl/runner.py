@@ -13,7 +13,7 @@ import shlex
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from subprocess import DEVNULL, PIPE
 
 from .jobs import RunResult
@@ -97,6 +97,7 @@ async def run_command(
     output_limit: int,
     kill_grace: float,
     on_spawn: Callable[[int], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run `command` through /bin/sh; a timeout or a cancel kills the whole process group.
 
@@ -112,7 +113,8 @@ async def run_command(
     try:
         try:
             transport, proto = await _spawn(
-                f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace)
+                f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace,
+                env)
         except OSError as exc:
             return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
                              _since(t0))
@@ -125,7 +127,8 @@ async def run_command(
     return RunResult(exit_code, error, started, now_ms(), _since(t0), out.value(), err.value())
 
 
-async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: float):
+async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: float,
+                 env: Mapping[str, str] | None):
     """(transport, protocol) of the shell, in a new session and process group.
 
     loop.subprocess_shell is what asyncio.create_subprocess_shell wraps; our protocol replaces
@@ -135,7 +138,7 @@ async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: flo
     loop = asyncio.get_running_loop()
     spawn = asyncio.ensure_future(loop.subprocess_shell(
         lambda: _JobProtocol(loop, out, err), shell_command,
-        stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
+        stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True, env=env,
     ))
     try:
         return await asyncio.shield(spawn)
@@ -257,6 +260,30 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return _live_member_in_proc(pgid) if os.path.isdir("/proc/self") else True
+
+
+def kill_tagged_groups(name: str, value: str) -> int:
+    """SIGKILL the process group of every process whose environment holds name=value; the
+    number of groups. Finds a dead worker's orphaned jobs before their pids were recorded
+    (a job that scrubs its environment is caught only by its recorded pid)."""
+    needle = f"{name}={value}".encode()
+    groups = set()
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit() and _environ_holds(entry.name, needle):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    groups.add(os.getpgid(int(entry.name)))
+    for pgid in groups - {os.getpgid(0)}:  # never our own group
+        _signal_group(pgid, signal.SIGKILL)
+    return len(groups)
+
+
+def _environ_holds(pid: str, needle: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return needle in f.read().split(b"\0")
+    except OSError:
+        return False
 
 
 def _live_member_in_proc(pgid: int) -> bool:

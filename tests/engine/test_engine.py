@@ -2,6 +2,7 @@
 timeouts, soft and hard stop, rescue. Synchronised on files, events and store state."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -91,6 +92,13 @@ async def test_output_is_captured_per_attempt(store):
     await drain(store)
     out = await store.output("a", None)
     assert (out.attempt, out.stdout, out.stderr) == (1, b"hello\n", b"oops\n")
+
+
+async def test_a_job_knows_its_id_attempt_and_worker(store):
+    await insert(store, job("me", 'echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $QUEUECTL_WORKER_ID"'))
+    code, eng = await drain(store)
+    out = await store.output("me", None)
+    assert out.stdout.decode().split() == ["me", "1", eng.worker_id]
 
 
 async def test_retries_with_backoff_then_dead(store):
@@ -240,6 +248,26 @@ async def test_rescue_once_recovers_jobs_of_a_worker_whose_pid_is_gone(store):
     assert await store.list_workers() == []
 
 
+async def test_rescue_once_kills_an_orphan_whose_pid_was_never_recorded(store):
+    """A worker killed within START_RECORD_DELAY_S of a spawn left no pid in the store: its
+    job is found by the worker id in its environment and killed before it is requeued."""
+    now = now_ms()
+    ghost = "ghost-worker-id"
+    await store.register_worker(WorkerInfo(ghost, await dead_pid(), socket.gethostname(), 1, now, now))
+    await insert(store, job("a"))
+    await store.claim_jobs(worker_id=ghost, limit=1, now=now_ms())
+    orphan = subprocess.Popen(["sh", "-c", "sleep 30 & wait"], start_new_session=True,
+                              env={**os.environ, "QUEUECTL_WORKER_ID": ghost})
+    try:
+        assert await engine(store).rescue_once() == 1
+        assert await asyncio.to_thread(orphan.wait, 5) == -signal.SIGKILL
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(orphan.pid, signal.SIGKILL)
+        orphan.wait()
+    assert (await store.get_job("a")).state == "pending"
+
+
 async def test_rescue_once_leaves_a_live_worker_alone(store):
     now = now_ms()
     await store.register_worker(WorkerInfo("alive", os.getpid(), socket.gethostname(), 1, now, now))
@@ -287,7 +315,7 @@ async def test_a_running_engine_rescues_and_reruns_a_lost_job(store):
 
 
 def fake_runner(calls, *, fail=(), delay=0.0, gauge=None):
-    async def run(command, *, timeout, output_limit, kill_grace, on_spawn=None):
+    async def run(command, *, timeout, output_limit, kill_grace, on_spawn=None, env=None):
         started = now_ms()
         calls.append(command)
         if gauge is not None:

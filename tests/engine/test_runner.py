@@ -15,9 +15,10 @@ from queuectl.runner import run_command
 from .procs import alive, group_alive, wait_dead, wait_for_pid
 
 
-async def run(command, *, timeout=None, output_limit=1 << 20, kill_grace=0.2, on_spawn=None):
+async def run(command, *, timeout=None, output_limit=1 << 20, kill_grace=0.2, on_spawn=None,
+              env=None):
     return await run_command(command, timeout=timeout, output_limit=output_limit,
-                             kill_grace=kill_grace, on_spawn=on_spawn)
+                             kill_grace=kill_grace, on_spawn=on_spawn, env=env)
 
 
 async def test_success_captures_both_streams():
@@ -158,3 +159,30 @@ async def test_a_timeout_leaves_no_unclosed_scandir_iterator():
         gc.collect()
     leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert leaks == []
+
+
+async def test_the_command_gets_the_environment_it_is_given():
+    res = await run('echo "$GREETING"', env={"GREETING": "hello", "PATH": os.environ["PATH"]})
+    assert res.stdout == b"hello\n"
+
+
+async def test_kill_tagged_groups_kills_only_the_tagged_process_groups(eventually):
+    import subprocess
+
+    from queuectl.runner import kill_tagged_groups
+
+    def spawn(tag):
+        return subprocess.Popen(["sh", "-c", "sleep 30 & wait"], start_new_session=True,
+                                env={**os.environ, "QUEUECTL_TEST_TAG": tag})
+
+    tagged, other = spawn("doomed"), spawn("spared")
+    try:
+        await eventually(lambda: group_alive(tagged.pid) and group_alive(other.pid))
+        assert kill_tagged_groups("QUEUECTL_TEST_TAG", "doomed") == 1
+        await eventually(lambda: not group_alive(tagged.pid), timeout=5)
+        assert group_alive(other.pid)
+    finally:
+        for proc in (tagged, other):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            proc.wait()

@@ -88,6 +88,7 @@ def storm(rq, figures, *, name, jobs, workers, slots, kills, interval, sleep_ran
         if any("end" in a and a["start"] < b["start"] < a["end"]
                for a in by_pid.values() for b in by_pid.values() if a is not b)
     }
+    assert overlapping == set(), sorted(overlapping)[:10]  # orphans die before the requeue
     assert set(starts) == {d["id"] for d in docs}, "a job never started"
     assert all(ends[d["id"]] >= 1 for d in docs), "a job never finished"
     ran_twice = {job_id for job_id, n in starts.items() if n > 1}
