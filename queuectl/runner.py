@@ -13,7 +13,7 @@ import shlex
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from subprocess import DEVNULL, PIPE
 
 from .jobs import RunResult
@@ -97,7 +97,6 @@ async def run_command(
     output_limit: int,
     kill_grace: float,
     on_spawn: Callable[[int], None] | None = None,
-    env: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run `command` through /bin/sh; a timeout or a cancel kills the whole process group.
 
@@ -113,8 +112,7 @@ async def run_command(
     try:
         try:
             transport, proto = await _spawn(
-                f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace,
-                env)
+                f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace)
         except OSError as exc:
             return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
                              _since(t0))
@@ -127,8 +125,7 @@ async def run_command(
     return RunResult(exit_code, error, started, now_ms(), _since(t0), out.value(), err.value())
 
 
-async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: float,
-                 env: Mapping[str, str] | None):
+async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: float):
     """(transport, protocol) of the shell, in a new session and process group.
 
     loop.subprocess_shell is what asyncio.create_subprocess_shell wraps; our protocol replaces
@@ -138,7 +135,7 @@ async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: flo
     loop = asyncio.get_running_loop()
     spawn = asyncio.ensure_future(loop.subprocess_shell(
         lambda: _JobProtocol(loop, out, err), shell_command,
-        stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True, env=env,
+        stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
     ))
     try:
         return await asyncio.shield(spawn)

@@ -15,10 +15,9 @@ from queuectl.runner import run_command
 from .procs import alive, group_alive, wait_dead, wait_for_pid
 
 
-async def run(command, *, timeout=None, output_limit=1 << 20, kill_grace=0.2, on_spawn=None,
-              env=None):
+async def run(command, *, timeout=None, output_limit=1 << 20, kill_grace=0.2, on_spawn=None):
     return await run_command(command, timeout=timeout, output_limit=output_limit,
-                             kill_grace=kill_grace, on_spawn=on_spawn, env=env)
+                             kill_grace=kill_grace, on_spawn=on_spawn)
 
 
 async def test_success_captures_both_streams():
@@ -159,11 +158,6 @@ async def test_a_timeout_leaves_no_unclosed_scandir_iterator():
         gc.collect()
     leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert leaks == []
-
-
-async def test_the_command_gets_the_environment_it_is_given():
-    res = await run('echo "$GREETING"', env={"GREETING": "hello", "PATH": os.environ["PATH"]})
-    assert res.stdout == b"hello\n"
 
 
 async def test_kill_tagged_groups_kills_only_the_tagged_process_groups(eventually):
