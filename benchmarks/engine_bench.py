@@ -41,7 +41,8 @@ def make_instant(on_finish=None):
     from queuectl.jobs import RunResult
     from queuectl.timeutil import now_ms
 
-    async def instant(command, *, timeout=None, output_limit=0, kill_grace=0.0, on_spawn=None):
+    async def instant(command, *, timeout=None, output_limit=0, kill_grace=0.0, on_spawn=None,
+                      env_update=None):
         now = now_ms()
         if on_finish is not None:
             on_finish()

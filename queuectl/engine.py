@@ -15,25 +15,24 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from functools import partial
 
 from .decide import decide
 from .jobs import Finish, Job, JobState, RunResult, WorkerInfo
 from .runner import kill_tagged_groups, run_command
 from .settings import Settings
-from .store.base import Started, Store
+from .store.base import Store
 from .store.doorbell import STOP
 from .timeutil import format_ms, now_ms
 from .workers import HeartbeatWatch, pid_alive, this_host
 
 POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
 DRAIN_POLL_S = 0.05  # --drain while other workers still hold jobs: notice their end quickly
-START_RECORD_DELAY_S = 0.1  # pids of jobs still running after this are written to the store
 HEAP_LIMIT = 1024
-# Jobs inherit the worker's id in their environment, so a rescuer on the same host can find a
-# dead worker's orphaned jobs (kill_tagged_groups). Set in the worker's own environment: an env
-# mapping per spawn cost ~5% of the jobs/s of trivial commands (Popen re-encodes it each time).
-WORKER_VAR = "QUEUECTL_WORKER_ID"
+FAILURE_POLICY = ("backoff-base", "backoff-max")  # re-read from the store at every failure
+# Every job's environment names its worker and itself, so a rescuer on the same host can find
+# the processes of a dead worker's jobs -- and only those (kill_tagged_groups).
+WORKER_VAR, JOB_VAR = "QUEUECTL_WORKER_ID", "QUEUECTL_JOB_ID"
+TAGS = (WORKER_VAR, JOB_VAR)
 
 Runner = Callable[..., Awaitable[RunResult]]
 
@@ -58,8 +57,7 @@ class Engine:
         self._slots: dict[str, tuple[Job, asyncio.Task]] = {}
         self._wake = asyncio.Event()
         self._heap: list[int] = []
-        self._finishes: list[tuple[Finish, Job]] = []
-        self._starts: dict[tuple[str, int], Started] = {}
+        self._outcomes: list[tuple[Job, RunResult]] = []  # finished, not yet committed
         self._flush_wanted = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._interrupted: list[tuple[str, int]] = []
@@ -73,7 +71,7 @@ class Engine:
 
     async def run(self) -> int:
         """Run until stopped (or drained). Returns the process exit code."""
-        os.environ[WORKER_VAR] = self.worker_id  # inherited by every job from here on
+        os.environ[WORKER_VAR] = self.worker_id  # inherited by every job (set once: cheaper)
         await self.store.register_worker(self._info(now_ms()))
         subscription = await self.store.subscribe(self.worker_id, self._on_bell)
         self.log(f"worker {self.worker_id} started: concurrency {self.concurrency}, "
@@ -201,51 +199,49 @@ class Engine:
                 timeout=timeout,
                 output_limit=self.settings.output_limit,
                 kill_grace=self.settings.kill_grace,
-                on_spawn=partial(self._note_started, job),
+                env_update={JOB_VAR: job.id},
             )
         except (OSError, ValueError, RuntimeError) as exc:  # e.g. out of file descriptors
             now = now_ms()
             return RunResult(None, f"could not run: {exc}", now, now, 0.0)
 
     def _conclude(self, job: Job, result: RunResult) -> None:
+        # Queued for the next group commit; the slot frees now so claiming overlaps the write.
+        self._outcomes.append((job, result))
+        self._flush_wanted.set()
+
+    async def _flush_loop(self) -> None:
+        while not (self._closing and not self._outcomes):
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._outcomes = self._outcomes, []
+        if batch:  # shielded as a whole: a cancel must not lose an outcome already popped
+            await asyncio.shield(self._commit(batch))
+
+    async def _commit(self, batch: list[tuple[Job, RunResult]]) -> None:
+        """Decide every outcome, write them in one group commit, then log them."""
+        if any(not result.ok for _, result in batch):  # the contract: backoff-base is read
+            stored = await self.store.get_config()  # when a failure happens, not at start-up
+            self.settings = self.settings.overlay(stored, FAILURE_POLICY)
+        finishes = [self._decide(job, result) for job, result in batch]
+        await self.store.finish_jobs(finishes, now=now_ms())
+        self._wake.set()  # a drain check or a freed slot may be waiting on this commit
+        stamp = format_ms(now_ms())  # the batch became durable at one moment
+        for finish, (job, result) in zip(finishes, batch, strict=True):
+            self.log_job(finish.transition.state.value, job,
+                         _describe(result, finish.transition), stamp=stamp)
+
+    def _decide(self, job: Job, result: RunResult) -> Finish:
         transition = decide(
             attempts=job.attempts, max_retries=job.max_retries, result=result,
             base=self.settings.backoff_base, cap=self.settings.backoff_max, now=result.finished_at,
         )
         if transition.run_at is not None:
             self._remember_wakeup(transition.run_at)
-        # Queued for the next group commit; the slot frees now so claiming overlaps the write.
-        # The event is logged by the flusher once it is durable.
-        self._finishes.append((Finish(job.id, self.worker_id, job.run_no, transition, result), job))
-        self._flush_wanted.set()
-
-    def _note_started(self, job: Job, pid: int) -> None:
-        self._starts[(job.id, job.run_no)] = Started(job.id, self.worker_id, job.run_no, pid)
-        if len(self._starts) == 1:
-            asyncio.get_running_loop().call_later(START_RECORD_DELAY_S, self._flush_wanted.set)
-
-    async def _flush_loop(self) -> None:
-        while not (self._closing and not self._finishes and not self._starts):
-            await self._flush_wanted.wait()
-            self._flush_wanted.clear()
-            await self._flush()
-
-    async def _flush(self) -> None:
-        batch, self._finishes = self._finishes, []
-        finished = {(f.job_id, f.run_no) for f, _ in batch}
-        starts = [s for key, s in self._starts.items() if key not in finished]
-        self._starts.clear()
-        if starts:
-            await asyncio.shield(self.store.record_started(starts))
-        if not batch:
-            return
-        await asyncio.shield(self.store.finish_jobs([f for f, _ in batch], now=now_ms()))
-        self._wake.set()  # a drain check or a freed slot may be waiting on this commit
-        stamp = format_ms(now_ms())  # the batch became durable at one moment
-        for finish, job in batch:
-            state = finish.transition.state
-            self.log_job(state.value, job, _describe(finish.result, finish.transition),
-                         stamp=stamp)
+        return Finish(job.id, self.worker_id, job.run_no, transition, result)
 
     async def _requeue_interrupted(self) -> None:
         if not self._interrupted:
@@ -278,21 +274,20 @@ class Engine:
             await asyncio.sleep(self.settings.worker_lease / 10)
 
     async def rescue_once(self) -> int:
-        """Return jobs of dead workers to the queue; kill their process groups on this host."""
+        """Return jobs of dead workers to the queue; on this host, kill what is left of them."""
         now = now_ms()
         workers = [w for w in await self.store.list_workers() if w.id != self.worker_id]
         dead = self._watch.dead(workers, mono=self._monotonic())
-        local = {w.id for w in workers if w.host == self.host}
-        for worker in dead:
-            if worker.host == self.host and not pid_alive(worker.pid):
-                # Certainly dead: kill its orphans *before* they are requeued, including those
-                # too young to have a recorded pid, so no job runs twice at once.
-                kill_tagged_groups(WORKER_VAR, worker.id)
+        gone = {w.id for w in dead if w.host == self.host and not pid_alive(w.pid)}
+        if gone:  # certainly dead: their jobs' processes die *before* the jobs are requeued
+            held = [(job.worker_id, job.id) async for job in
+                    self.store.iter_jobs(state=JobState.PROCESSING) if job.worker_id in gone]
+            kill_tagged_groups(TAGS, held)
         rescued = await self.store.rescue_lost_jobs(
             dead_workers=[(w.id, w.heartbeat_at) for w in dead], now=now)
+        hung = {w.id for w in dead if w.host == self.host} - gone  # alive but silent a lease
+        kill_tagged_groups(TAGS, [(j.worker_id, j.job_id) for j in rescued if j.worker_id in hung])
         for job in rescued:
-            if job.pid and job.worker_id in local:
-                _kill_group(job.pid)
             self.log(f"rescued  {job.job_id} from lost worker {job.worker_id} -> {job.state}")
         if rescued:
             self._wake.set()
@@ -341,7 +336,3 @@ def _describe(result: RunResult, transition) -> str:
 def _stderr_line(text: str) -> None:
     sys.stderr.write(text + "\n")
 
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, 9)

@@ -114,19 +114,9 @@ class WorkerInfo(NamedTuple):
     stop_requested: bool = False
 
 
-class Started(NamedTuple):
-    """An attempt's process group, recorded so a rescuer on the same host can kill it."""
-
-    job_id: str
-    worker_id: str
-    run_no: int
-    pid: int
-
-
 class Rescued(NamedTuple):
     job_id: str
     state: JobState  # pending again, or dead when the lost attempt was its last
-    pid: int | None  # process group of the lost attempt, if it was recorded
     worker_id: str
 
 

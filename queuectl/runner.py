@@ -13,11 +13,14 @@ import shlex
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from subprocess import DEVNULL, PIPE
+from typing import TypeVar
 
 from .jobs import RunResult
 from .timeutil import now_ms
+
+T = TypeVar("T")
 
 PIPE_DRAIN_S = 0.5  # once the group is gone, how long an escaped (setsid) process may hold our pipes
 GROUP_POLL_S = 0.02
@@ -97,6 +100,7 @@ async def run_command(
     output_limit: int,
     kill_grace: float,
     on_spawn: Callable[[int], None] | None = None,
+    env_update: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run `command` through /bin/sh; a timeout or a cancel kills the whole process group.
 
@@ -104,6 +108,7 @@ async def run_command(
     group is then killed (TERM, `kill_grace`, KILL); output still buffered in the pipes is read.
     A process that left the group (setsid) is out of reach: if it still holds the pipes after
     PIPE_DRAIN_S, queuectl stops reading, closes its ends and says so in the captured stderr.
+    `env_update` is added to the command's environment.
     """
     started, t0 = now_ms(), time.monotonic()
     out, err = Capture(output_limit), Capture(output_limit)
@@ -112,7 +117,8 @@ async def run_command(
     try:
         try:
             transport, proto = await _spawn(
-                f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace)
+                f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace,
+                env_update or {})
         except OSError as exc:
             return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
                              _since(t0))
@@ -125,7 +131,8 @@ async def run_command(
     return RunResult(exit_code, error, started, now_ms(), _since(t0), out.value(), err.value())
 
 
-async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: float):
+async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: float,
+                 env_update: Mapping[str, str]):
     """(transport, protocol) of the shell, in a new session and process group.
 
     loop.subprocess_shell is what asyncio.create_subprocess_shell wraps; our protocol replaces
@@ -133,15 +140,23 @@ async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: flo
     still connects the pipes would make asyncio kill only the shell, then wait for pipes the
     job's children hold. Cancelled, we let the spawn complete and kill the whole group."""
     loop = asyncio.get_running_loop()
-    spawn = asyncio.ensure_future(loop.subprocess_shell(
+    spawn = asyncio.ensure_future(_fork_with(env_update, loop.subprocess_shell(
         lambda: _JobProtocol(loop, out, err), shell_command,
         stdin=DEVNULL, stdout=PIPE, stderr=PIPE, start_new_session=True,
-    ))
+    )))
     try:
         return await asyncio.shield(spawn)
     except asyncio.CancelledError:
         await _reap_cancelled_spawn(spawn, kill_grace)
         raise
+
+
+async def _fork_with(env_update: Mapping[str, str], spawning: Awaitable[T]) -> T:
+    """Run the spawn with env_update in this process's environment. loop.subprocess_shell forks
+    before its first suspension, i.e. within this task step, so no other spawn can interleave;
+    and unlike Popen's env= it builds no copy of the environment per job (~5 % of P1)."""
+    os.environ.update(env_update)
+    return await spawning
 
 
 async def _supervise(transport: asyncio.SubprocessTransport, proto: "_JobProtocol",
@@ -259,28 +274,34 @@ def _group_alive(pgid: int) -> bool:
     return _live_member_in_proc(pgid) if os.path.isdir("/proc/self") else True
 
 
-def kill_tagged_groups(name: str, value: str) -> int:
-    """SIGKILL the process group of every process whose environment holds name=value; the
-    number of groups. Finds a dead worker's orphaned jobs before their pids were recorded
-    (a job that scrubs its environment is caught only by its recorded pid)."""
-    needle = f"{name}={value}".encode()
+def kill_tagged_groups(names: Sequence[str], wanted: Collection[tuple[str, ...]]) -> int:
+    """SIGKILL the process group of every process whose environment gives the variables
+    `names` one of the `wanted` value tuples; returns how many groups. The environment is what
+    a process inherited at exec, so it finds a dead worker's job even when nothing recorded its
+    pid, and never a stranger that reused one. (A job that empties its environment, `env -i`,
+    is out of reach, like one that leaves its process group.)"""
+    if not wanted or not os.path.isdir("/proc"):
+        return 0
+    prefixes = [f"{name}=".encode() for name in names]
+    targets = {tuple(value.encode() for value in values) for values in wanted}
     groups = set()
     with os.scandir("/proc") as entries:
         for entry in entries:
-            if entry.name.isdigit() and _environ_holds(entry.name, needle):
-                with contextlib.suppress(OSError, IndexError, ValueError):
+            if entry.name.isdigit() and _environ_values(entry.name, prefixes) in targets:
+                with contextlib.suppress(OSError):
                     groups.add(os.getpgid(int(entry.name)))
     for pgid in groups - {os.getpgid(0)}:  # never our own group
         _signal_group(pgid, signal.SIGKILL)
     return len(groups)
 
 
-def _environ_holds(pid: str, needle: bytes) -> bool:
+def _environ_values(pid: str, prefixes: list[bytes]) -> tuple[bytes | None, ...]:
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
-            return needle in f.read().split(b"\0")
+            env = f.read().split(b"\0")
     except OSError:
-        return False
+        return ()
+    return tuple(next((e[len(p):] for e in env if e.startswith(p)), None) for p in prefixes)
 
 
 def _live_member_in_proc(pgid: int) -> bool:

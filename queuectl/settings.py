@@ -1,12 +1,14 @@
 """Configuration keys: one table drives validation, defaults, `config get/set/list` and help."""
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from .errors import InvalidConfigError
 
-INT64_MAX = 2**63 - 1
+DAY = 86_400
+TEN_YEARS = 3650 * DAY  # as far ahead as a job may be scheduled (spec.MAX_SECONDS)
 
 
 class Key(NamedTuple):
@@ -14,24 +16,29 @@ class Key(NamedTuple):
     kind: type  # int or float
     default: int | float
     minimum: float
+    maximum: float  # beyond it a value overflows a timestamp or a resource long before it helps
     help: str
-    exclusive_minimum: bool = False
 
 
 KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("max-retries", int, 3, 0, "retries after the first attempt, for jobs that set none"),
-        Key("backoff-base", float, 2, 1, "a failed attempt n waits backoff-base ** n seconds"),
-        Key("backoff-max", float, 3600, 0, "the longest wait between attempts, in seconds"),
-        Key("job-timeout", float, 0, 0, "seconds an attempt may run when the job sets none; 0 = none"),
-        Key("worker-count", int, 1, 1, "concurrent jobs per `worker start` without --concurrency"),
-        Key("output-limit", int, 1_048_576, 0, "bytes kept per stream per attempt (head + tail)"),
-        Key("kill-grace", float, 2, 0, "seconds between TERM and KILL when a job is stopped"),
-        Key("worker-lease", float, 10, 0, "seconds without a heartbeat before a worker counts as dead",
-            exclusive_minimum=True),
+        Key("max-retries", int, 3, 0, 2**31 - 1,
+            "retries after the first attempt, for jobs that set none"),
+        Key("backoff-base", float, 2, 1, 1e9, "a failed attempt n waits backoff-base ** n seconds"),
+        Key("backoff-max", float, 3600, 0, TEN_YEARS, "the longest wait between attempts, in seconds"),
+        Key("job-timeout", float, 0, 0, TEN_YEARS,
+            "seconds an attempt may run when the job sets none; 0 = none"),
+        Key("worker-count", int, 1, 1, 10_000,
+            "concurrent jobs per `worker start` without --concurrency"),
+        Key("output-limit", int, 1_048_576, 0, 2**30, "bytes kept per stream per attempt (head + tail)"),
+        Key("kill-grace", float, 2, 0, DAY, "seconds between TERM and KILL when a job is stopped"),
+        # Below 2 s a worker busy for a moment (a fork storm, a slow commit) would look dead to
+        # the others, who would kill and rerun its jobs: heartbeats come every lease / 5.
+        Key("worker-lease", float, 10, 2, DAY, "seconds without a heartbeat before a worker counts as dead"),
     )
 }
+MAX_CONCURRENCY = KEYS["worker-count"].maximum
 
 
 def canonical_key(name: str) -> str:
@@ -45,10 +52,9 @@ def canonical_key(name: str) -> str:
 def parse_value(key: str, text: str) -> int | float:
     spec = KEYS[key]
     value = _parse_number(spec, text.strip())
-    too_small = value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum
-    if too_small or value > INT64_MAX:
-        relation = ">" if spec.exclusive_minimum else ">="
-        raise InvalidConfigError(f"{key} must be {relation} {format_value(spec.minimum)}, got {text!r}")
+    if not spec.minimum <= value <= spec.maximum:
+        raise InvalidConfigError(f"{key} must be between {format_value(spec.minimum)} and "
+                                 f"{format_value(spec.maximum)}, got {text!r}")
     return value
 
 
@@ -84,13 +90,15 @@ class Settings(NamedTuple):
     @classmethod
     def from_stored(cls, stored: Mapping[str, str]) -> "Settings":
         """Stored text was validated on `config set`; a hand-edited bad value falls back to default."""
+        return cls().overlay(stored, KEYS)
+
+    def overlay(self, stored: Mapping[str, str], keys: Iterable[str]) -> "Settings":
+        """These settings with the stored values of `keys` put over them (unset or bad: kept)."""
         values = {}
-        for key, spec in KEYS.items():
-            try:
+        for key in keys:
+            with contextlib.suppress(KeyError, InvalidConfigError):
                 values[key.replace("-", "_")] = parse_value(key, stored[key])
-            except (KeyError, InvalidConfigError):
-                values[key.replace("-", "_")] = spec.kind(spec.default)
-        return cls(**values)
+        return self._replace(**values)
 
     def value(self, key: str) -> int | float:
         return getattr(self, key.replace("-", "_"))

@@ -83,8 +83,8 @@ def logs(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
          attempt: int = typer.Option(None, "--attempt", "-a",
                                      help="Attempt number (default: latest).")) -> None:
     """Captured stdout (to stdout) and stderr (to stderr) of an attempt."""
-    if attempt is not None and attempt < 1:
-        raise UsageError("--attempt must be at least 1")
+    if attempt is not None and not 1 <= attempt < 2**31:
+        raise UsageError(f"--attempt must be between 1 and {2**31 - 1}, got {attempt}")
     output = reading_store(ctx, lambda store: store.output(job_id, attempt))
     sys.stdout.flush()
     sys.stdout.buffer.write(output.stdout)

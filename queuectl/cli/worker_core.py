@@ -7,8 +7,10 @@ from .context import load_settings, run_with_store
 
 def start_worker(*, db: str | None, count: int | None, drain: bool) -> int:
     """Run an engine in the foreground until stopped or drained; returns the exit code."""
-    if count is not None and count < 1:
-        raise UsageError(f"--concurrency must be at least 1, got {count}")
+    from ..settings import MAX_CONCURRENCY
+
+    if count is not None and not 1 <= count <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, got {count}")
     from ..engine import prefer_pidfd_child_watcher
 
     prefer_pidfd_child_watcher()

@@ -19,7 +19,6 @@ from ..jobs import (  # noqa: F401
     NewJob,
     Output,
     Rescued,
-    Started,
     WorkerInfo,
 )
 
@@ -36,7 +35,6 @@ class Store(Protocol):
     # jobs
     async def insert_jobs(self, jobs: Sequence[NewJob], *, now: int) -> list[Job]: ...
     async def claim_jobs(self, *, worker_id: str, limit: int, now: int) -> list[Job]: ...
-    async def record_started(self, starts: Sequence[Started]) -> None: ...
     async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int: ...
     async def requeue_interrupted(
         self, *, worker_id: str, jobs: Collection[tuple[str, int]], now: int

@@ -40,7 +40,7 @@ except ImportError:
 from ..jobs import STATE_NAMED, STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
 from . import display
 from . import postgres_schema as sql
-from .base import Metrics, Output, Rescued, Started
+from .base import Metrics, Output, Rescued
 from .paging import pages
 
 T = TypeVar("T")
@@ -274,13 +274,6 @@ class PostgresStore:
         if held is not None:
             held.difference_update(jobs)
 
-    async def record_started(self, starts: Sequence[Started]) -> None:
-        if not starts:
-            return
-        columns = [[s.job_id for s in starts], [s.worker_id for s in starts],
-                   [s.run_no for s in starts], [s.pid for s in starts]]
-        await self._run(lambda conn, _: conn.execute(sql.RECORD_PIDS, *columns))
-
     async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int:
         """Group commit: one statement; stale finishes (guard fails) are skipped. Retried
         through connection loss: a retry after a commit whose answer was lost changes nothing."""
@@ -325,7 +318,7 @@ class PostgresStore:
                 return lost
 
         lost = await self._run(rescue)
-        return [Rescued(r[0], JobState(r[3]), r[2], r[1]) for r in lost]
+        return [Rescued(r[0], STATE_NAMED[r[2]], r[1]) for r in lost]
 
     async def retry_dead(self, ids: Sequence[str] | None, *, now: int) -> list[str]:
         """Dead -> pending with attempts reset; all named jobs must be dead, or nothing changes."""

@@ -156,11 +156,6 @@ RETURNING {JOB_COLUMNS}, seq
 """
 HELD_BY = f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE state = 'processing' AND worker_id = $1"
 
-RECORD_PIDS = """
-UPDATE jobs j SET pid = s.pid
-FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS s (id, worker, run_no, pid)
-WHERE j.id = s.id AND j.state = 'processing' AND j.worker_id = s.worker AND j.run_no = s.run_no
-"""
 
 # Group commit in one round trip: the guarded update and the attempt rows of exactly the jobs
 # whose guard held (id, state 'processing', worker, run_no), as SQLite's GUARD.
@@ -211,7 +206,7 @@ WHERE w.id = d.id AND w.heartbeat_at = d.hb
 # update re-checks the attempt it saw, and the attempt row is written once.
 RESCUE = """
 WITH lost AS (
-    SELECT seq, worker_id, started_at, run_no, pid FROM jobs
+    SELECT seq, worker_id, started_at, run_no FROM jobs
     WHERE state = 'processing'
       AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = jobs.worker_id)
     ORDER BY seq
@@ -222,13 +217,13 @@ WITH lost AS (
            worker_id = NULL, started_at = NULL, pid = NULL
     FROM lost
     WHERE j.seq = lost.seq AND j.state = 'processing' AND j.run_no = lost.run_no
-    RETURNING j.seq, j.id, j.state, lost.worker_id, lost.pid, lost.started_at, lost.run_no
+    RETURNING j.seq, j.id, j.state, lost.worker_id, lost.started_at, lost.run_no
 ), recorded AS (
     INSERT INTO attempts (job_id, n, worker_id, started_at, finished_at, ok, error)
     SELECT id, run_no, worker_id, COALESCE(started_at, $1), $1, false, 'worker lost' FROM rescued
     ON CONFLICT (job_id, n) DO NOTHING
 )
-SELECT id, worker_id, pid, state FROM rescued ORDER BY seq
+SELECT id, worker_id, state FROM rescued ORDER BY seq
 """
 
 RETRY_ALL_DEAD = """

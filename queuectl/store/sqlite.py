@@ -18,7 +18,7 @@ import aiosqlite
 from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongStateError
 from ..jobs import Finish, Job, JobState, NewJob, WorkerInfo
 from . import doorbell
-from .base import Rescued, Started
+from .base import Rescued
 from .sqlite_reads import SqliteReads
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
 from .sqlite_sql import (
@@ -56,7 +56,6 @@ UPDATE jobs SET state = :state, run_at = COALESCE(:run_at, run_at), exit_code = 
        last_error = :error, updated_at = :now, worker_id = NULL, started_at = NULL, pid = NULL
 WHERE {GUARD}
 """
-RECORD_PID = f"UPDATE jobs SET pid = :pid WHERE {GUARD}"
 REQUEUE = f"""
 UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_no = run_no - 1,
        updated_at = :now, worker_id = NULL, started_at = NULL, pid = NULL
@@ -67,7 +66,7 @@ RECORD_LOST = f"""
 INSERT INTO attempts (job_id, n, worker_id, started_at, finished_at, ok, error)
 SELECT id, run_no, worker_id, started_at, :now, 0, 'worker lost' FROM jobs WHERE {ORPHANED}
 """
-LOST = f"SELECT id, worker_id, pid, attempts > max_retries FROM jobs WHERE {ORPHANED}"
+LOST = f"SELECT id, worker_id, attempts > max_retries FROM jobs WHERE {ORPHANED}"
 RESCUE = f"""
 UPDATE jobs SET state = CASE WHEN attempts > max_retries THEN 'dead' ELSE 'pending' END,
        run_at = :now, updated_at = :now, exit_code = NULL, last_error = 'worker lost',
@@ -147,13 +146,6 @@ class SqliteStore(SqliteReads):
         rows.sort(key=lambda r: (-r[5], r[6], r[15]))  # RETURNING order is unspecified
         return [job_from_row(r) for r in rows]
 
-    async def record_started(self, starts: Sequence[Started]) -> None:
-        params = [
-            {"id": s.job_id, "worker": s.worker_id, "run_no": s.run_no, "pid": s.pid}
-            for s in starts
-        ]
-        await self._write(lambda conn: conn.executemany(RECORD_PID, params))
-
     async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int:
         """Group commit: every finish in one transaction; stale ones (guard fails) are skipped."""
         params = [finish_params(f, now) for f in finishes]
@@ -190,8 +182,8 @@ class SqliteStore(SqliteReads):
         lost, workers = await self._write(rescue)
         self._ring(workers)
         return [
-            Rescued(job_id, JobState.DEAD if last else JobState.PENDING, pid, worker_id)
-            for job_id, worker_id, pid, last in lost
+            Rescued(job_id, JobState.DEAD if last else JobState.PENDING, worker_id)
+            for job_id, worker_id, last in lost
         ]
 
     async def retry_dead(self, ids: Sequence[str] | None, *, now: int) -> list[str]:

@@ -13,11 +13,10 @@ from collections import Counter
 from queuectl.engine import Engine
 from queuectl.jobs import NewJob, RunResult, WorkerInfo
 from queuectl.runner import run_command
-from queuectl.store.base import Started
 from queuectl.timeutil import now_ms
 
 from .conftest import FAST
-from .procs import alive, group_alive, wait_dead, wait_for_pid
+from .procs import group_alive, wait_dead, wait_for_pid
 
 
 def job(job_id, command="true", **fields):
@@ -94,11 +93,16 @@ async def test_output_is_captured_per_attempt(store):
     assert (out.attempt, out.stdout, out.stderr) == (1, b"hello\n", b"oops\n")
 
 
-async def test_a_job_carries_its_worker_id_in_its_environment(store):
-    await insert(store, job("me", 'echo "$QUEUECTL_WORKER_ID"'))
-    code, eng = await drain(store)
-    out = await store.output("me", None)
-    assert out.stdout.decode().split() == [eng.worker_id]
+async def test_every_job_carries_its_worker_and_its_own_id_in_its_environment(store):
+    """Spawns overlap (20 jobs, 10 slots): each must still see its own id, as the rescuer
+    relies on it to kill exactly a dead worker's jobs."""
+    ids = [f"j{i}" for i in range(20)]
+    await insert(store, *[job(i, 'echo "$QUEUECTL_WORKER_ID $QUEUECTL_JOB_ID"; sleep 0.05')
+                          for i in ids])
+    code, eng = await drain(store, concurrency=10)
+    for job_id in ids:
+        out = await store.output(job_id, None)
+        assert out.stdout.decode().split() == [eng.worker_id, job_id]
 
 
 async def test_retries_with_backoff_then_dead(store):
@@ -110,6 +114,28 @@ async def test_retries_with_backoff_then_dead(store):
     assert [(a.n, a.error) for a in history] == [(n, "exit code 1") for n in (1, 2, 3)]
     for before, after in zip(history, history[1:], strict=False):
         assert after.started_at >= before.finished_at + 50  # waited backoff_max (50 ms)
+
+
+async def test_backoff_settings_are_read_from_the_store_when_the_failure_happens(store, eventually):
+    """The contract: backoff-base is read when a failure happens. The engine starts with FAST
+    (backoff-max 50 ms); `config set` after it started must decide the retry's wait."""
+    eng = engine(store, drain=False)
+    task = asyncio.create_task(eng.run())
+    try:
+        await store.set_config("backoff-base", "3")
+        await store.set_config("backoff-max", "600")
+        await insert(store, job("flaky", "exit 1", max_retries=1))
+
+        async def failed():
+            return (await store.get_job("flaky")).state == "failed"
+
+        await eventually(failed)
+        job_now = await store.get_job("flaky")
+        (attempt,) = await store.attempts("flaky")
+        assert job_now.run_at - attempt.finished_at == 3000  # 3 ** 1 s, not FAST's 50 ms
+    finally:
+        eng.stop(hard=True)
+        await asyncio.wait_for(task, 30)
 
 
 async def test_a_retry_that_succeeds_completes(store, tmp_path):
@@ -230,42 +256,51 @@ async def dead_pid():
     return proc.pid
 
 
-async def test_rescue_once_recovers_jobs_of_a_worker_whose_pid_is_gone(store):
-    victim = subprocess.Popen(["sleep", "30"], start_new_session=True)
-    try:
-        now = now_ms()
-        await store.register_worker(WorkerInfo("ghost", await dead_pid(), socket.gethostname(), 1, now, now))
-        await insert(store, job("a"))
-        (a,) = await store.claim_jobs(worker_id="ghost", limit=1, now=now_ms())
-        await store.record_started([Started("a", "ghost", a.run_no, victim.pid)])
-        assert await engine(store).rescue_once() == 1
-        assert await asyncio.to_thread(victim.wait, 5) == -signal.SIGKILL
-    finally:
-        victim.kill()
-        victim.wait()
-    rescued = await store.get_job("a")
-    assert (rescued.state, rescued.attempts, rescued.last_error) == ("pending", 1, "worker lost")
-    assert await store.list_workers() == []
+def tagged(worker_id, job_id=None):
+    """A process group in its own session, tagged as a job of `worker_id` would be."""
+    env = {**os.environ, "QUEUECTL_WORKER_ID": worker_id}
+    if job_id is not None:
+        env["QUEUECTL_JOB_ID"] = job_id
+    else:
+        env.pop("QUEUECTL_JOB_ID", None)
+    return subprocess.Popen(["sh", "-c", "sleep 30 & wait"], start_new_session=True, env=env)
 
 
-async def test_rescue_once_kills_an_orphan_whose_pid_was_never_recorded(store):
-    """A worker killed within START_RECORD_DELAY_S of a spawn left no pid in the store: its
-    job is found by the worker id in its environment and killed before it is requeued."""
+def reap(*procs):
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+async def test_rescue_once_kills_a_dead_workers_jobs_before_requeueing_them(store):
+    """The dead worker's running job is found by its environment (no pid recorded anywhere)
+    and killed before the job is requeued; a daemon left by another job of that worker, and a
+    stranger, are left alone."""
     now = now_ms()
-    ghost = "ghost-worker-id"
-    await store.register_worker(WorkerInfo(ghost, await dead_pid(), socket.gethostname(), 1, now, now))
+    await store.register_worker(WorkerInfo("ghost", await dead_pid(), socket.gethostname(), 1, now, now))
     await insert(store, job("a"))
-    await store.claim_jobs(worker_id=ghost, limit=1, now=now_ms())
-    orphan = subprocess.Popen(["sh", "-c", "sleep 30 & wait"], start_new_session=True,
-                              env={**os.environ, "QUEUECTL_WORKER_ID": ghost})
+    await store.claim_jobs(worker_id="ghost", limit=1, now=now_ms())
+    orphan, daemon, stranger = tagged("ghost", "a"), tagged("ghost", "old-job"), tagged("other", "a")
+    seen_when_requeued = []
+    real_rescue = store.rescue_lost_jobs
+
+    async def rescue_lost_jobs(**kwargs):  # what is alive at the moment of the requeue?
+        seen_when_requeued.append(group_alive(orphan.pid))
+        return await real_rescue(**kwargs)
+
+    store.rescue_lost_jobs = rescue_lost_jobs
     try:
         assert await engine(store).rescue_once() == 1
         assert await asyncio.to_thread(orphan.wait, 5) == -signal.SIGKILL
+        assert seen_when_requeued == [False]  # killed first, then requeued
+        assert group_alive(daemon.pid) and group_alive(stranger.pid)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(orphan.pid, signal.SIGKILL)
-        orphan.wait()
-    assert (await store.get_job("a")).state == "pending"
+        del store.rescue_lost_jobs
+        reap(orphan, daemon, stranger)
+    rescued = await store.get_job("a")
+    assert (rescued.state, rescued.attempts, rescued.last_error) == ("pending", 1, "worker lost")
+    assert await store.list_workers() == []
 
 
 async def test_rescue_once_leaves_a_live_worker_alone(store):
@@ -278,13 +313,12 @@ async def test_rescue_once_leaves_a_live_worker_alone(store):
 
 
 async def test_rescue_once_uses_the_lease_for_other_hosts_and_kills_nothing(store, eventually):
-    victim = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    victim = tagged("far", "a")  # as if "far" ran on this machine: it does not
     try:
         stale = now_ms() - 60_000
         await store.register_worker(WorkerInfo("far", victim.pid, "another-host", 1, stale, stale))
         await insert(store, job("a"))
-        (a,) = await store.claim_jobs(worker_id="far", limit=1, now=now_ms())
-        await store.record_started([Started("a", "far", a.run_no, victim.pid)])
+        await store.claim_jobs(worker_id="far", limit=1, now=now_ms())
         eng = engine(store, settings=FAST._replace(worker_lease=0.2))
         rescued = []
 
@@ -293,10 +327,9 @@ async def test_rescue_once_uses_the_lease_for_other_hosts_and_kills_nothing(stor
             return sum(rescued) == 1
 
         await eventually(rescue, timeout=10)  # no heartbeat for a lease: dead
-        assert alive(victim.pid)  # not ours to kill: it lives on another host
+        assert group_alive(victim.pid)  # not ours to kill: it lives on another host
     finally:
-        victim.kill()
-        victim.wait()
+        reap(victim)
     assert (await store.get_job("a")).state == "pending"
 
 
@@ -315,7 +348,7 @@ async def test_a_running_engine_rescues_and_reruns_a_lost_job(store):
 
 
 def fake_runner(calls, *, fail=(), delay=0.0, gauge=None):
-    async def run(command, *, timeout, output_limit, kill_grace, on_spawn=None):
+    async def run(command, *, timeout, output_limit, kill_grace, on_spawn=None, env_update=None):
         started = now_ms()
         calls.append(command)
         if gauge is not None:

@@ -160,6 +160,12 @@ async def test_a_timeout_leaves_no_unclosed_scandir_iterator():
     assert leaks == []
 
 
+async def test_the_command_gets_the_environment_update():
+    res = await run_command('echo "$QUEUECTL_TEST_GREETING"', timeout=None, output_limit=100,
+                            kill_grace=0.2, env_update={"QUEUECTL_TEST_GREETING": "hello"})
+    assert res.stdout == b"hello\n"
+
+
 async def test_kill_tagged_groups_kills_only_the_tagged_process_groups(eventually):
     import subprocess
 
@@ -172,7 +178,7 @@ async def test_kill_tagged_groups_kills_only_the_tagged_process_groups(eventuall
     tagged, other = spawn("doomed"), spawn("spared")
     try:
         await eventually(lambda: group_alive(tagged.pid) and group_alive(other.pid))
-        assert kill_tagged_groups("QUEUECTL_TEST_TAG", "doomed") == 1
+        assert kill_tagged_groups(["QUEUECTL_TEST_TAG"], [("doomed",)]) == 1
         await eventually(lambda: not group_alive(tagged.pid), timeout=5)
         assert group_alive(other.pid)
     finally:

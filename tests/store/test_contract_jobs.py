@@ -10,7 +10,6 @@ import pytest
 
 from queuectl.errors import DuplicateJobError, JobNotFoundError, WrongStateError
 from queuectl.jobs import JobState, NewJob, WorkerInfo
-from queuectl.store.base import Started
 
 from .helpers import NOW, claim, finish, ids, job, make_dead, result
 
@@ -269,13 +268,12 @@ async def test_rescue_leaves_live_workers_alone(store):
     assert (await store.get_job("a")).worker_id == "live"
 
 
-async def test_rescue_reports_the_recorded_process_group(store):
+async def test_rescue_reports_the_lost_worker_of_each_job(store):
     await store.register_worker(worker("w1"))
     await store.insert_jobs([job("a")], now=NOW)
-    (a,) = await claim(store, worker="w1")
-    await store.record_started([Started("a", "w1", a.run_no, 4242)])
+    await claim(store, worker="w1")
     (rescued,) = await store.rescue_lost_jobs(dead_workers=[("w1", NOW)], now=NOW + 1)
-    assert rescued.pid == 4242
+    assert (rescued.job_id, rescued.state, rescued.worker_id) == ("a", "pending", "w1")
 
 
 async def test_rescue_of_the_last_attempt_goes_dead(store):

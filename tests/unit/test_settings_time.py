@@ -40,7 +40,8 @@ def test_every_key_has_a_settings_field():
     ("key", "text", "value"),
     [("max-retries", "0", 0), ("max-retries", " 7 ", 7), ("backoff-base", "1", 1.0),
      ("backoff-base", "1.5", 1.5), ("backoff-max", "0", 0.0), ("job-timeout", "0", 0.0),
-     ("worker-count", "1", 1), ("output-limit", "0", 0), ("worker-lease", "0.5", 0.5)],
+     ("worker-count", "1", 1), ("output-limit", "0", 0), ("worker-lease", "2", 2.0),
+     ("backoff-max", "315360000", 315360000.0), ("worker-count", "10000", 10000)],
 )
 def test_good_values_and_minimums(key, text, value):
     parsed = parse_value(key, text)
@@ -53,12 +54,21 @@ def test_good_values_and_minimums(key, text, value):
      ("backoff-base", "0.99"), ("backoff-base", "nan"), ("backoff-base", "inf"),
      ("backoff-max", "-1"), ("backoff-max", "1e300"), ("job-timeout", "-0.1"),
      ("worker-count", "0"), ("output-limit", "-1"), ("output-limit", str(2**63)),
-     ("worker-lease", "0")],
+     ("worker-lease", "0"), ("worker-lease", "0.000001"), ("worker-lease", "1.9"),
+     ("backoff-max", "1e17"), ("job-timeout", "1e12"), ("worker-count", "10001"),
+     ("kill-grace", "1e9"), ("max-retries", str(2**31))],
 )
 def test_bad_values(key, text):
     with pytest.raises(InvalidConfigError) as info:
         parse_value(key, text)
     assert key in str(info.value) and info.value.exit_code == 2
+
+
+def test_overlay_takes_only_the_named_keys_that_are_stored_and_valid():
+    base = Settings(backoff_base=5.0, backoff_max=1.0, kill_grace=0.2)
+    stored = {"backoff-base": "3", "backoff-max": "nonsense", "kill-grace": "9"}
+    assert base.overlay(stored, ["backoff-base", "backoff-max"]) == base._replace(backoff_base=3.0)
+    assert base.overlay({}, KEYS) == base
 
 
 def test_stored_values_override_defaults():
