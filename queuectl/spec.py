@@ -19,7 +19,9 @@ MAX_ID_LENGTH = 128
 
 
 def looks_like_json(text: str) -> bool:
-    return text.lstrip()[:1] in ("{", "[")
+    """The contract: a JOB that starts with { or [ is JSON; anything else, even ' {...}' (a
+    shell group command), is a plain shell command."""
+    return text[:1] in ("{", "[")
 
 
 def documents_from_arg(text: str) -> list[tuple[str, Any]]:
@@ -99,22 +101,19 @@ def build_jobs(
 ) -> list[NewJob]:
     flags = {k: v for k, v in overrides.items() if v is not None}  # typer passes every flag
     ids = IdSource(now)
-    jobs = []
+    jobs, seen = [], set()
     for where, doc in documents:
         try:
-            jobs.append(build_job(doc, flags, now=now, ids=ids))
+            job = build_job(doc, flags, now=now, ids=ids)
         except UsageError as exc:
             raise InvalidJobError(f"{where}: {exc}" if where else str(exc)) from None
-    _reject_repeated_ids(jobs)
-    return jobs
-
-
-def _reject_repeated_ids(jobs: list[NewJob]) -> None:
-    seen: set[str] = set()
-    for index, job in enumerate(jobs):
         if job.id in seen:
-            raise InvalidJobError(f"job {index}: id {job.id!r} appears twice in the input")
+            raise InvalidJobError(f"{where}: id {job.id!r} appears twice in the input")
         seen.add(job.id)
+        jobs.append(job)
+    if not jobs:
+        raise InvalidJobError("no jobs in input")
+    return jobs
 
 
 def build_job(doc: Any, flags: Mapping[str, Any], *, now: int,

@@ -22,7 +22,9 @@ def format_ms(ms: int | None) -> str | None:
         return None
     seconds, millis = divmod(ms, 1000)
     if _last_second[0] != seconds:
-        _last_second[:] = [seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))]
+        t = time.gmtime(seconds)  # by hand: strftime's %Y does not pad years before 1000
+        _last_second[:] = [seconds, f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+                                    f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"]
     return f"{_last_second[1]}.{millis:03d}Z"
 
 

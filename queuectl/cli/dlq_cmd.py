@@ -38,7 +38,8 @@ def retry(
 
     if bool(ids) == all_:
         raise UsageError("give job ids or --all, exactly one")
-    retried = with_store(ctx, lambda store: store.retry_dead(None if all_ else ids, now=now_ms()))
+    wanted = None if all_ else list(dict.fromkeys(ids))  # each job once, in the order given
+    retried = with_store(ctx, lambda store: store.retry_dead(wanted, now=now_ms()))
     sys.stdout.write("".join(f"{job_id}\n" for job_id in retried))
     if all_ and not retried:
         sys.stderr.write("the dead letter queue is empty\n")

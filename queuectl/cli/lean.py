@@ -10,12 +10,20 @@ other argument list returns None and goes to typer, so the two doors cannot disa
 from collections.abc import Callable
 from typing import Any
 
+
+def _int(text: str) -> int:
+    """Python's int() also takes '٣' and other digits; typer's validation does not."""
+    if not text.isascii():
+        raise ValueError(text)
+    return int(text)
+
+
 # command -> {flag: value parser, or None for a boolean flag}
 FLAGS: dict[str, dict[str, Callable[[str], Any] | None]] = {
     "enqueue": {"--file": str, "-f": str, "--json": None},
     "status": {"--json": None},
-    "list": {"--state": str, "--limit": int, "--json": None},
-    "worker start": {"--count": int, "--concurrency": int, "-c": int, "--drain": None},
+    "list": {"--state": str, "--limit": _int, "--json": None},
+    "worker start": {"--count": _int, "--concurrency": _int, "-c": _int, "--drain": None},
 }
 POSITIONAL = {"enqueue": "job"}
 NAMES = {"--file": "file", "-f": "file", "--json": "json_out", "--state": "state",

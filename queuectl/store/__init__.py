@@ -16,8 +16,11 @@ def default_path() -> Path:
 
 
 def resolve(value: str | None) -> str:
-    """--db, else QUEUECTL_DB, else the default path."""
-    return value or os.environ.get("QUEUECTL_DB") or str(default_path())
+    """--db (even empty: then an error), else QUEUECTL_DB if set and not empty, else the
+    default path."""
+    if value is not None:
+        return value
+    return os.environ.get("QUEUECTL_DB") or str(default_path())
 
 
 def display(value: str) -> str:

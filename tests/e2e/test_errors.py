@@ -46,6 +46,8 @@ ENQUEUE_EXIT_2 = {
     "top-level JSON not a job": (["enqueue", "[1, 2]"], "index 0"),
     "array element not an object": (["enqueue", '[{"command": "true"}, 3]'], "index 1"),
     "bad --priority value": (["enqueue", "true", "--priority", "high"], None),
+    "empty array": (["enqueue", "[]"], "no jobs"),
+    "empty --db": (["--db", "", "enqueue", "true"], "empty"),
 }
 
 
@@ -78,6 +80,10 @@ OTHER_EXIT_2 = {
     "--count 0": ["worker", "start", "--count", "0"],
     "--concurrency abc": ["worker", "start", "--concurrency", "abc"],
     "logs bad attempt": ["logs", "x", "--attempt", "abc"],
+    "logs huge attempt": ["logs", "x", "--attempt", "99999999999999999999"],
+    "--count huge": ["worker", "start", "--count", "99999999999999999999"],
+    "--limit in other digits": ["list", "--limit", "\u0663"],
+    "empty --db for status": ["--db", "", "status"],
     "dlq retry without ids": ["dlq", "retry"],
     "config get unknown key": ["config", "get", "colour"],
     "config set unknown key": ["config", "set", "colour", "red"],
@@ -109,6 +115,10 @@ BAD_CONFIG = {
     "output-limit negative": ("output-limit", "-5"),
     "job-timeout negative": ("job-timeout", "-1"),
     "backoff-max text": ("backoff-max", "forever"),
+    # values that used to be accepted and then crashed or confused every worker
+    "backoff-max beyond ten years": ("backoff-max", "1e17"),
+    "worker-lease below 2 s": ("worker-lease", "0.000001"),
+    "worker-count beyond 10000": ("worker-count", "1000000"),
 }
 
 

@@ -28,6 +28,7 @@ def test_the_scripted_forms_are_parsed(args, expected):
     ["--debug", "status"], ["enqueue", "--", "-x"], ["worker", "start", "--help"],
     ["worker", "start", "--count", "2", "--concurrency", "3"], ["worker", "stop"],
     ["worker", "start", "--concurrency=4"], ["worker", "start", "--drain", "x"],
+    ["list", "--limit", "\u0663"], ["worker", "start", "--count", "\u0662"],  # Arabic-Indic digits
 ])
 def test_everything_else_goes_to_typer(args):
     assert lean.parse(args) is None

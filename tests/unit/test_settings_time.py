@@ -125,3 +125,8 @@ def test_format_then_parse_round_trips(ms):
 
 def test_seconds_between():
     assert seconds_between(1000, 3500) == 2.5
+
+
+def test_years_before_1000_are_padded_to_four_digits():
+    assert format_ms(parse_iso("0999-05-06T07:08:09.5Z")) == "0999-05-06T07:08:09.500Z"
+    assert format_ms(parse_iso("0001-01-01T00:00:00Z")) == "0001-01-01T00:00:00.000Z"

@@ -226,8 +226,9 @@ def test_text_starting_with_brace_must_be_json():
         documents_from_arg("{echo hi}")
 
 
-def test_json_object_argument_after_whitespace():
-    assert documents_from_arg('  {"command": "true"}') == [("", {"command": "true"})]
+def test_only_a_job_that_starts_with_a_brace_or_bracket_is_json():
+    # the contract, literally: ' { a; b; }' is a shell group command, not broken JSON
+    assert documents_from_arg(" { echo hi; }") == [("", {"command": " { echo hi; }"})]
 
 
 def test_json_array_argument_names_indexes():
@@ -306,8 +307,16 @@ def test_array_of_non_objects():
 
 def test_repeated_id_in_one_input():
     text = '{"id": "a", "command": "x"}\n{"id": "b", "command": "y"}\n{"id": "a", "command": "z"}\n'
-    with pytest.raises(InvalidJobError, match="appears twice"):
+    with pytest.raises(InvalidJobError, match="^line 3: id 'a' appears twice"):
         jobs_from_file(text)
+
+
+@pytest.mark.parametrize("text", ["[]", " [ ] "])
+def test_an_empty_array_is_no_jobs(text):
+    with pytest.raises(InvalidJobError, match="no jobs in input"):
+        jobs_from_file(text)
+    with pytest.raises(InvalidJobError, match="no jobs in input"):
+        build_jobs(documents_from_arg(text.strip()), {}, now=NOW)
 
 
 def test_overrides_apply_to_every_document():
