@@ -45,7 +45,7 @@ def get(ctx: typer.Context, key: str = typer.Argument(None, help="A key; all whe
         sys.stdout.write("".join(f"{k}={format_value(settings.value(k))}\n" for k in keys))
 
 
-@app.command("set")
+@app.command("set", context_settings={"ignore_unknown_options": True})  # "-1" is a value
 def set_(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...)) -> None:
     """Persist a value in the store."""
     from ..settings import canonical_key, format_value, parse_value
