@@ -52,11 +52,11 @@ def write_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connecti
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = body(conn)
+        conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+        if conn.in_transaction:  # a failed COMMIT too: never leave the connection inside one
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return result
 
 
