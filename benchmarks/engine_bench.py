@@ -133,12 +133,14 @@ def _p3_rate(n: int, *, postgres: bool = False) -> float:
 
 
 def p3(quick: bool) -> Row:
-    n = 10_000 if quick else 50_000
-    say(f"P3: {n} jobs through the engine, instant runner ...")
-    seconds = _p3_rate(n)
+    """Best of 2 in the full suite, like the spawn rows: the machine is shared, and a single
+    50,000-job run swung between 6,200 and 12,100 jobs/s the same day."""
+    n, rounds = (10_000, 1) if quick else (50_000, 2)
+    say(f"P3: {n} jobs through the engine, instant runner, best of {rounds} ...")
+    seconds = min(_p3_rate(n) for _ in range(rounds))
     return Row("P3", f"{n} jobs, Engine x 50, instant in-process runner", "jobs/s", n / seconds,
                None, 10_000, goal_on="queuectl", reference_label="-",
-               detail={"n": n, "engine_run_s": seconds})
+               detail={"n": n, "rounds": rounds, "engine_run_s": seconds})
 
 
 def p3_pg(quick: bool) -> Row:
