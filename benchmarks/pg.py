@@ -87,7 +87,7 @@ async def _connect(url: str):
     import asyncpg
 
     from queuectl.store import open_store
-    from queuectl.store.postgres import Location
+    from queuectl.store.postgres_conn import Location
 
     await (await open_store(url)).close()  # creates the schema and runs the migrations
     conn = await asyncpg.connect(**Location(url).connect_kwargs())

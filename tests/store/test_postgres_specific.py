@@ -64,7 +64,7 @@ async def terminate_backends(url: str) -> int:
 
 
 def test_url_password_is_masked_and_schema_is_ours():
-    from queuectl.store.postgres import Location
+    from queuectl.store.postgres_conn import Location
 
     loc = Location("postgresql://u:s3cret@db.example:6543/q?schema=team_a&sslmode=disable")
     assert loc.display == "postgresql://u:***@db.example:6543/q?schema=team_a&sslmode=disable"
@@ -77,7 +77,7 @@ def test_url_password_is_masked_and_schema_is_ours():
 
 def test_schema_and_search_path_together_is_a_usage_error():
     from queuectl.errors import UsageError
-    from queuectl.store.postgres import Location
+    from queuectl.store.postgres_conn import Location
 
     with pytest.raises(UsageError, match="schema or search_path"):
         Location("postgresql://u@h/q?schema=a&search_path=b")
