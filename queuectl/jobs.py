@@ -3,6 +3,7 @@
 Records are NamedTuples rather than dataclasses: defining a dataclass costs over 1 ms at import
 (and `dataclasses` pulls in `inspect`), which one-shot commands like `status` pay on every run."""
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -18,6 +19,9 @@ class JobState(StrEnum):
 STATES: tuple[str, ...] = tuple(s.value for s in JobState)
 STATE_NAMED = {s.value: s for s in JobState}  # a dict lookup: JobState(name) costs ~1 us a row
 DUE_STATES = (JobState.PENDING, JobState.FAILED)
+UNFINISHED_STATES = (JobState.PENDING, JobState.FAILED, JobState.PROCESSING)
+FINISHED_STATES = (JobState.COMPLETED, JobState.DEAD)
+DEFAULT_QUEUE = "default"
 
 
 class NewJob(NamedTuple):
@@ -29,6 +33,13 @@ class NewJob(NamedTuple):
     priority: int = 0
     run_at: int | None = None  # None: due now
     timeout: float | None = None  # None: config job-timeout applies when it runs
+    # Part 2 (CLI.md "More job fields")
+    queue: str = DEFAULT_QUEUE
+    batch: str | None = None  # spec.build_jobs always sets one; None only in old call sites
+    cwd: str | None = None  # None: the command runs where the worker runs
+    env: Mapping[str, str] | None = None  # None = {}
+    unique_key: str | None = None
+    after: tuple[str, ...] = ()
 
     def with_default_retries(self, max_retries: int) -> "NewJob":
         if self.max_retries is not None:
@@ -52,6 +63,12 @@ class Job(NamedTuple):
     worker_id: str | None = None
     started_at: int | None = None  # of the attempt in progress
     run_no: int = 0  # executions ever started; numbers the attempt history across DLQ retries
+    queue: str = DEFAULT_QUEUE
+    batch: str | None = None  # None only for jobs enqueued before Part 2
+    cwd: str | None = None  # None only for jobs enqueued before Part 2: run in the worker's cwd
+    env: Mapping[str, str] | None = None  # None = {}
+    unique_key: str | None = None
+    after: tuple[str, ...] = ()
 
     @property
     def next_retry_at(self) -> int | None:

@@ -64,7 +64,9 @@ def history_source(tmp_path: Path) -> str:
     ok(tmp_path, "enqueue", '{"id":"bad","command":"echo oops; exit 2","max_retries":0}', db=db)
     ok(tmp_path, "config", "set", "backoff-base", "3", db=db)
     ok(tmp_path, "worker", "start", "--drain", db=db)
-    ok(tmp_path, "enqueue", '{"id":"later","command":"true","delay":3600,"priority":4}', db=db)
+    ok(tmp_path, "enqueue", '{"id":"later","command":"true","delay":3600,"priority":4}',
+       "--batch", "nightly", "--queue", "q1", "--cwd", "/tmp", "--env", "A=1 2", "--env", "B=é",
+       "--unique-key", "k1", "--after", "ok", db=db)  # every Part 2 field travels too
     return db
 
 

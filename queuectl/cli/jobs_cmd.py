@@ -33,13 +33,24 @@ def enqueue(
     run_at: str = typer.Option(None, "--run-at", help="ISO-8601 time with offset or Z."),
     delay: float = typer.Option(None, "--delay", help="Seconds from now."),
     timeout: float = typer.Option(None, "--timeout", help="Seconds an attempt may run."),
+    queue: str = typer.Option(None, "--queue", help="Queue name (default: default)."),
+    batch: str = typer.Option(None, "--batch", help="Batch name (default: a new batch id)."),
+    cwd: str = typer.Option(None, "--cwd", help="Absolute directory to run in (default: here)."),
+    env: list[str] = typer.Option(None, "--env", metavar="NAME=VALUE",
+                                  help="Add to the job's environment (repeatable)."),
+    unique_key: str = typer.Option(None, "--unique-key",
+                                   help="Enqueue nothing while a job with this key is unfinished."),
+    after: list[str] = typer.Option(None, "--after", metavar="ID",
+                                    help="Run only once job ID completed (repeatable)."),
     json_out: bool = JSON_FLAG,
 ) -> None:
     """Add jobs to the queue; prints their ids."""
     from .enqueue_core import enqueue as enqueue_jobs
 
     overrides = {"id": id, "max_retries": max_retries, "priority": priority,
-                 "run_at": run_at, "delay": delay, "timeout": timeout}
+                 "run_at": run_at, "delay": delay, "timeout": timeout, "queue": queue,
+                 "batch": batch, "cwd": cwd, "env": env, "unique_key": unique_key,
+                 "after": after}
     enqueue_jobs(db=options(ctx).db, job=job, file=file, overrides=overrides, json_out=json_out)
 
 
@@ -69,7 +80,7 @@ def show(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
         return
     for key, value in document.items():
         if key != "history":
-            sys.stdout.write(f"{key:<14}{'-' if value is None else value}\n")
+            sys.stdout.write(f"{key:<14}{show_value(value)}\n")
     if history:
         sys.stdout.write("\n")
         rows = [[a["attempt"], a["started_at"], a["finished_at"] or "-",
@@ -77,6 +88,17 @@ def show(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
                  "-" if a["duration"] is None else f"{a['duration']:.3f}s", a["error"] or "-"]
                 for a in document["history"]]
         print_table(["#", "STARTED", "FINISHED", "EXIT", "DURATION", "ERROR"], rows)
+
+
+def show_value(value) -> str:
+    """A job field as `show` prints it: env as NAME=VALUE words, after as ids, none as -."""
+    import shlex
+
+    if isinstance(value, dict):
+        return " ".join(f"{k}={shlex.quote(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return " ".join(value) or "-"
+    return "-" if value is None else str(value)
 
 
 def logs(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),

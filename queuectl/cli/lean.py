@@ -20,7 +20,8 @@ def _int(text: str) -> int:
 
 # command -> {flag: value parser, or None for a boolean flag}
 FLAGS: dict[str, dict[str, Callable[[str], Any] | None]] = {
-    "enqueue": {"--file": str, "-f": str, "--json": None},
+    "enqueue": {"--file": str, "-f": str, "--json": None, "--queue": str, "--batch": str,
+                "--cwd": str, "--unique-key": str},
     "status": {"--json": None},
     "list": {"--state": str, "--limit": _int, "--json": None},
     "worker start": {"--count": _int, "--concurrency": _int, "-c": _int, "--drain": None},
@@ -28,7 +29,9 @@ FLAGS: dict[str, dict[str, Callable[[str], Any] | None]] = {
 POSITIONAL = {"enqueue": "job"}
 NAMES = {"--file": "file", "-f": "file", "--json": "json_out", "--state": "state",
          "--limit": "limit", "--count": "count", "--concurrency": "count", "-c": "count",
-         "--drain": "drain"}
+         "--drain": "drain", "--queue": "queue", "--batch": "batch", "--cwd": "cwd",
+         "--unique-key": "unique_key"}
+ENQUEUE_OVERRIDES = ("queue", "batch", "cwd", "unique_key")  # flags passed on as job fields
 
 
 def parse(args: list[str]) -> tuple[str, dict[str, Any]] | None:
@@ -76,8 +79,9 @@ def run(command: str, found: dict[str, Any]) -> int:
     if command == "enqueue":  # imports only what an insert needs: no asyncio
         from . import enqueue_core
 
+        overrides = {name: found[name] for name in ENQUEUE_OVERRIDES if name in found}
         enqueue_core.enqueue(db=found["db"], job=found.get("job"), file=found.get("file"),
-                             overrides={}, json_out=json_out)
+                             overrides=overrides, json_out=json_out)
     elif command == "worker start":
         from .worker_core import start_worker
 

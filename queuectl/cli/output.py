@@ -44,6 +44,12 @@ def job_dict(job: Job) -> dict[str, Any]:
         "exit_code": job.exit_code,
         "last_error": job.last_error,
         "worker": job.worker_id,
+        "queue": job.queue,
+        "batch": job.batch,
+        "cwd": job.cwd,
+        "env": dict(job.env) if job.env else {},
+        "unique_key": job.unique_key,
+        "after": list(job.after),
     }
 
 

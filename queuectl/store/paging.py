@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-SEQ = 15  # every page row is JOB_COLUMNS followed by seq, the enqueue-order key
+from .rows import SEQ  # every page row is JOB_COLUMNS followed by seq, the enqueue-order key
 
 
 async def pages(fetch: Callable[[int, int], Awaitable[list[Any]]], *, limit: int | None,

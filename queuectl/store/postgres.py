@@ -41,16 +41,13 @@ from .postgres_conn import (  # raises the install hint first when asyncpg is mi
     reason,
     transient,
 )
+from .rows import RUN_NO, claim_order, inserted_job, job_from_row, part2_values
 
 T = TypeVar("T")
 
 POOL_MAX = 5  # claim loop, flusher, heartbeat, rescuer, drain check; plus one LISTEN connection
 RETRY_WINDOW_S = 120.0  # how long a verb keeps reconnecting before it reports the store lost
 FINISH_RETRY_WINDOW_S = 600.0  # finished outcomes get longer: losing one means a re-run
-
-
-def _job(row: Sequence[Any]) -> Job:
-    return Job(row[0], row[1], STATE_NAMED[row[2]], *row[3:15])
 
 
 # -- the store ----------------------------------------------------------------------------
@@ -154,12 +151,13 @@ class PostgresStore:
             default = Settings.from_stored({"max-retries": stored[0][0]} if stored else {})
             jobs = [job.with_default_retries(default.max_retries) for job in jobs]
         rows = [insert_row(job, now) for job in jobs]
-        columns = [list(c) for c in zip(*rows, strict=True)][:6]
+        columns = [list(c) for c in zip(*rows, strict=True)]
         ids, commands = columns[0], columns[1]
 
         async def insert(conn, retrying: bool) -> None:
             try:
-                await conn.execute(sql.INSERT_JOBS, *columns, now, self.channel)
+                await conn.execute(sql.INSERT_JOBS, *columns[:6], now, self.channel,
+                                   *columns[6:])
             except asyncpg.UniqueViolationError:
                 if retrying and await conn.fetchval(
                         sql.OUR_INSERT_LANDED, ids, commands, now) == len(set(ids)):
@@ -167,7 +165,8 @@ class PostgresStore:
                 raise DuplicateJobError(await self._first_existing(conn, ids)) from None
 
         await self._run(insert)
-        return [inserted_job(row) for row in rows]
+        return [inserted_job(job, job.max_retries, row[4], now)
+                for job, row in zip(jobs, rows, strict=True)]
 
     @staticmethod
     async def _first_existing(conn, ids: list[str]) -> str:
@@ -183,14 +182,14 @@ class PostgresStore:
         async def claim(conn, retrying: bool) -> list[Any]:
             if retrying:  # a claim may have committed with its answer lost: hand those out
                 lost = [r for r in await conn.fetch(sql.HELD_BY, worker_id)
-                        if (r[0], r[14]) not in held]
+                        if (r[0], r[RUN_NO]) not in held]
                 if lost:
                     return lost
             return await conn.fetch(sql.CLAIM, worker_id, now, limit)
 
         rows = await self._run(claim)
-        rows.sort(key=lambda r: (-r[5], r[6], r[15]))
-        jobs = [_job(r) for r in rows]
+        rows.sort(key=claim_order)
+        jobs = [job_from_row(r) for r in rows]
         held.update((j.id, j.run_no) for j in jobs)
         return jobs
 
@@ -277,7 +276,7 @@ class PostgresStore:
         row = await self._fetchrow(sql.GET_JOB, job_id)
         if row is None:
             raise JobNotFoundError(f"no job with id {job_id!r}")
-        return _job(row)
+        return job_from_row(row)
 
     async def iter_jobs(
         self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000
@@ -290,7 +289,7 @@ class PostgresStore:
             return self._fetch(sql.PAGE_ALL, after, size)
 
         async for row in pages(page, limit=limit, chunk=chunk):
-            yield _job(row)
+            yield job_from_row(row)
 
     async def count_by_state(self) -> dict[str, int]:
         counts = {r[0]: r[1] for r in await self._fetch(sql.COUNTS)}
@@ -382,7 +381,8 @@ class Importer:
         if jobs:
             rows = [(j.id, j.command, j.state.value, j.attempts, j.max_retries, j.priority,
                      j.run_at, j.timeout, j.exit_code, j.last_error, j.created_at,
-                     j.updated_at, j.worker_id, j.started_at, j.run_no) for j in jobs]
+                     j.updated_at, j.worker_id, j.started_at, j.run_no, *part2_values(j))
+                    for j in jobs]
             await self._conn.execute(sql.IMPORT_JOBS, *[list(c) for c in zip(*rows, strict=True)])
         if attempts:
             await self._conn.execute(sql.IMPORT_ATTEMPTS,
@@ -398,14 +398,10 @@ async def open_postgres(url: str) -> PostgresStore:
 
 
 def insert_row(job: NewJob, now: int) -> tuple:
+    """INSERT_JOBS's per-job values: $1-$6, then the Part 2 columns ($9-$14)."""
     run_at = now if job.run_at is None else job.run_at
-    return (job.id, job.command, job.max_retries, job.priority, run_at, job.timeout, now)
-
-
-def inserted_job(row: tuple) -> Job:
-    job_id, command, max_retries, priority, run_at, timeout, now = row
-    return Job(job_id, command, JobState.PENDING, 0, max_retries, priority, run_at, timeout,
-               None, None, now, now)
+    return (job.id, job.command, job.max_retries, job.priority, run_at, job.timeout,
+            *part2_values(job))
 
 
 def finish_columns(finishes: Sequence[Finish]) -> list[list[Any]]:

@@ -95,8 +95,9 @@ async def _importer(target: Store) -> AsyncIterator[Callable[[Sequence[Job], Seq
 
 SQLITE_JOB = (
     "INSERT INTO jobs (id, command, state, attempts, max_retries, priority, run_at, timeout, "
-    "exit_code, last_error, created_at, updated_at, worker_id, started_at, run_no) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "exit_code, last_error, created_at, updated_at, worker_id, started_at, run_no, "
+    "queue, batch, cwd, env, unique_key, after_ids) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 SQLITE_ATTEMPT = (
     "INSERT INTO attempts (job_id, n, worker_id, started_at, finished_at, ok, exit_code, error, "
@@ -110,6 +111,7 @@ async def _sqlite_importer(path) -> AsyncIterator[Callable[..., Any]]:
     import sqlite3
 
     from ..errors import StoreError
+    from .rows import part2_values
     from .sqlite_schema import describe, open_sync
     from .sqlite_sql import RECOUNT
 
@@ -121,7 +123,7 @@ async def _sqlite_importer(path) -> AsyncIterator[Callable[..., Any]]:
             conn.executemany(SQLITE_JOB, [
                 (j.id, j.command, j.state.value, j.attempts, j.max_retries, j.priority, j.run_at,
                  j.timeout, j.exit_code, j.last_error, j.created_at, j.updated_at, j.worker_id,
-                 j.started_at, j.run_no) for j in jobs])
+                 j.started_at, j.run_no, *part2_values(j)) for j in jobs])
             conn.executemany(SQLITE_ATTEMPT, [(*a[:5], int(a[5]), *a[6:]) for a in attempts])
 
         try:

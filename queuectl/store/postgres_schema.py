@@ -5,6 +5,8 @@ Every table lives in one schema (the URL's `?schema=NAME`, else the connection's
 schema), so one database can hold several independent queues.
 """
 
+from . import rows
+
 # Migrations, applied in order under an advisory lock; schema_version holds how many ran.
 MIGRATIONS: tuple[str, ...] = (
     # 1: jobs, attempt history with output, workers, config, sharded counts per state
@@ -105,6 +107,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
         FOR EACH STATEMENT EXECUTE FUNCTION queuectl_count_jobs();
     """,
+    # 2: Part 2 (CLI.md "More job fields"). Every Part 2 change adds to this one migration.
+    # NULL batch/cwd/env/after_ids = a job enqueued before Part 2 / none.
+    """
+    ALTER TABLE jobs
+        ADD COLUMN queue      text NOT NULL DEFAULT 'default',
+        ADD COLUMN batch      text,
+        ADD COLUMN cwd        text,
+        ADD COLUMN env        text,  -- JSON object
+        ADD COLUMN unique_key text,
+        ADD COLUMN after_ids  text;  -- JSON array of job ids
+    -- list/wait/purge --batch, in enqueue order
+    CREATE INDEX jobs_batch ON jobs (batch, state, seq);
+    -- purge and retention: the oldest finished jobs first, never a scan of the live ones
+    CREATE INDEX jobs_finished ON jobs (state, updated_at) WHERE state IN ('completed', 'dead');
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = ("jobs", "attempts", "workers", "config", "job_counts")
@@ -115,21 +132,21 @@ CREATE_VERSION_TABLE = (
     "INSERT INTO schema_version (version) VALUES (0)"
 )
 
-JOB_COLUMNS = (
-    "id, command, state, attempts, max_retries, priority, run_at, timeout, exit_code, "
-    "last_error, created_at, updated_at, worker_id, started_at, run_no"
-)
+JOB_COLUMNS = rows.JOB_COLUMNS
 
 # One statement inserts a whole batch in input order (seq follows the ordinality) and tells
 # every listening worker; the notification is delivered at commit.
 INSERT_JOBS = """
 WITH ins AS (
     INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout,
-                      created_at, updated_at)
-    SELECT id, command, 'pending', max_retries, priority, run_at, timeout, $7, $7
+                      created_at, updated_at, queue, batch, cwd, env, unique_key, after_ids)
+    SELECT id, command, 'pending', max_retries, priority, run_at, timeout, $7, $7,
+           queue, batch, cwd, env, unique_key, after_ids
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
-                $6::float8[]) WITH ORDINALITY AS t (id, command, max_retries, priority, run_at,
-                                                    timeout, ord)
+                $6::float8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                $14::text[])
+        WITH ORDINALITY AS t (id, command, max_retries, priority, run_at, timeout, queue,
+                              batch, cwd, env, unique_key, after_ids, ord)
     ORDER BY ord
     RETURNING 1
 )
@@ -295,15 +312,18 @@ NOTIFY = "SELECT pg_notify($1, $2)"
 # migrate-store: rows written as they are (seq follows the order given)
 IMPORT_JOBS = """
 INSERT INTO jobs (id, command, state, attempts, max_retries, priority, run_at, timeout,
-                  exit_code, last_error, created_at, updated_at, worker_id, started_at, run_no)
+                  exit_code, last_error, created_at, updated_at, worker_id, started_at, run_no,
+                  queue, batch, cwd, env, unique_key, after_ids)
 SELECT id, command, state, attempts, max_retries, priority, run_at, timeout, exit_code,
-       last_error, created_at, updated_at, worker_id, started_at, run_no
+       last_error, created_at, updated_at, worker_id, started_at, run_no,
+       queue, batch, cwd, env, unique_key, after_ids
 FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bigint[],
             $7::bigint[], $8::float8[], $9::int[], $10::text[], $11::bigint[], $12::bigint[],
-            $13::text[], $14::bigint[], $15::int[])
+            $13::text[], $14::bigint[], $15::int[], $16::text[], $17::text[], $18::text[],
+            $19::text[], $20::text[], $21::text[])
     WITH ORDINALITY AS t (id, command, state, attempts, max_retries, priority, run_at, timeout,
                           exit_code, last_error, created_at, updated_at, worker_id, started_at,
-                          run_no, ord)
+                          run_no, queue, batch, cwd, env, unique_key, after_ids, ord)
 ORDER BY ord
 """
 IMPORT_ATTEMPTS = """

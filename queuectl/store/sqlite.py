@@ -19,6 +19,7 @@ from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongState
 from ..jobs import Finish, Job, JobState, NewJob, WorkerInfo
 from . import doorbell
 from .base import Rescued
+from .rows import claim_order, inserted_jobs
 from .sqlite_reads import SqliteReads
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
 from .sqlite_sql import (
@@ -26,7 +27,6 @@ from .sqlite_sql import (
     WORKER_COLUMNS,
     first_existing,
     insert_new_jobs,
-    inserted_job,
     job_from_row,
     worker_ids,
     write_transaction,
@@ -139,11 +139,11 @@ class SqliteStore(SqliteReads):
                 message = await self._conn._execute(first_existing, self._conn._conn, ids)
             raise DuplicateJobError(message) from None
         self._ring(workers)
-        return [inserted_job(row) for row in rows]
+        return inserted_jobs(jobs, rows)
 
     async def claim_jobs(self, *, worker_id: str, limit: int, now: int) -> list[Job]:
         rows = await self._fetchall(CLAIM, {"worker": worker_id, "now": now, "limit": limit})
-        rows.sort(key=lambda r: (-r[5], r[6], r[15]))  # RETURNING order is unspecified
+        rows.sort(key=claim_order)  # RETURNING order is unspecified
         return [job_from_row(r) for r in rows]
 
     async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int:

@@ -7,8 +7,9 @@ from pathlib import Path
 from ..errors import DuplicateJobError, StoreError
 from ..jobs import Job, NewJob
 from . import doorbell
+from .rows import inserted_jobs
 from .sqlite_schema import describe, open_sync
-from .sqlite_sql import first_existing, insert_new_jobs, inserted_job, write_transaction
+from .sqlite_sql import first_existing, insert_new_jobs, write_transaction
 
 
 def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
@@ -25,4 +26,4 @@ def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
     finally:
         conn.close()
     doorbell.ring(str(path), workers)
-    return [inserted_job(row) for row in rows]
+    return inserted_jobs(jobs, rows)

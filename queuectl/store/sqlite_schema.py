@@ -91,6 +91,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP TRIGGER jobs_count_insert;
     """,
+    # 3: Part 2 (CLI.md "More job fields"; docs: PART2-SCHEMA). Every Part 2 change adds to
+    # this one migration. NULL batch/cwd/env/after_ids = a job enqueued before Part 2 / none.
+    """
+    ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE jobs ADD COLUMN batch TEXT;
+    ALTER TABLE jobs ADD COLUMN cwd TEXT;
+    ALTER TABLE jobs ADD COLUMN env TEXT;  -- JSON object
+    ALTER TABLE jobs ADD COLUMN unique_key TEXT;
+    ALTER TABLE jobs ADD COLUMN after_ids TEXT;  -- JSON array of job ids
+    -- list/wait/purge --batch; seq is the rowid, so a batch's entries sit in enqueue order
+    CREATE INDEX jobs_batch ON jobs (batch);
+    -- purge and retention: the oldest finished jobs first, never a scan of the live ones
+    CREATE INDEX jobs_finished ON jobs (state, updated_at) WHERE state IN ('completed', 'dead');
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = {"jobs", "attempts", "workers", "config", "job_counts"}

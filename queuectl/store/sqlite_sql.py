@@ -2,21 +2,21 @@
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from ..jobs import STATE_NAMED, Job, JobState, NewJob
+from ..jobs import NewJob
 from ..settings import Settings
+from .rows import JOB_COLUMNS, job_from_row, part2_values
+
+__all__ = ["JOB_COLUMNS", "job_from_row"]  # re-exported: the SQLite modules import them here
 
 T = TypeVar("T")
 
-JOB_COLUMNS = (
-    "id, command, state, attempts, max_retries, priority, run_at, timeout, exit_code, "
-    "last_error, created_at, updated_at, worker_id, started_at, run_no"
-)
 WORKER_COLUMNS = "id, pid, host, concurrency, started_at, heartbeat_at, running, stop_requested"
 INSERT_JOB = (
     "INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, "
-    "created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)"
+    "created_at, updated_at, queue, batch, cwd, env, unique_key, after_ids) "
+    "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Schema 2 has no per-row insert trigger (it cost ~12 us a job, half of a bulk enqueue):
 # every insert path adds its batch to the pending count in the same transaction.
@@ -26,23 +26,14 @@ RECOUNT = "UPDATE job_counts SET n = (SELECT count(*) FROM jobs WHERE jobs.state
 DEFAULT_MAX_RETRIES = "SELECT value FROM config WHERE key = 'max-retries'"
 
 
-def job_from_row(row: Sequence[Any]) -> Job:
-    return Job(row[0], row[1], STATE_NAMED[row[2]], *row[3:15])
-
-
 def insert_rows(jobs: Sequence[NewJob], *, now: int, stored_max_retries: list) -> list[tuple]:
     """Column values for INSERT_JOB. A job without max_retries takes config max-retries (the
     rows of DEFAULT_MAX_RETRIES, read in the inserting transaction); run_at defaults to now."""
     default = Settings.from_stored(
         {"max-retries": stored_max_retries[0][0]} if stored_max_retries else {}).max_retries
     return [(j.id, j.command, default if j.max_retries is None else j.max_retries, j.priority,
-             now if j.run_at is None else j.run_at, j.timeout, now, now) for j in jobs]
-
-
-def inserted_job(row: tuple) -> Job:
-    job_id, command, max_retries, priority, run_at, timeout, now, _ = row
-    return Job(job_id, command, JobState.PENDING, 0, max_retries, priority, run_at, timeout,
-               None, None, now, now)
+             now if j.run_at is None else j.run_at, j.timeout, now, now, *part2_values(j))
+            for j in jobs]
 
 
 def write_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:

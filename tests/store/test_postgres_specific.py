@@ -18,6 +18,7 @@ import pytest
 
 from queuectl.jobs import JobState, WorkerInfo
 from queuectl.store import open_store
+from queuectl.store import postgres_schema as sql
 
 from . import pg_support
 from .helpers import NOW, claim, finish, job, result
@@ -115,7 +116,7 @@ async def test_many_processes_opening_a_new_store_migrate_it_once(pg_url):
     try:
         schema = pg_url.split("schema=")[1].split("&")[0]
         rows = await admin(f'SELECT version FROM "{schema}".schema_version')
-        assert [r[0] for r in rows] == [1]
+        assert [r[0] for r in rows] == [sql.SCHEMA_VERSION]
         await stores[0].insert_jobs([job("a")], now=NOW)
         assert (await stores[5].get_job("a")).id == "a"
     finally:

@@ -1,0 +1,80 @@
+"""The job row as both backends read it: one column list, one mapper, one encoding of the
+Part 2 fields. A new job column is added here once (EXAMPLES.md, "write the backend-neutral
+part once"); only the SQL around it differs by backend.
+
+`env` and `after` are stored as JSON text (NULL when empty: most jobs have neither, and a
+NULL costs no bytes and no decoding when a million rows are listed)."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..jobs import STATE_NAMED, Job, JobState, NewJob
+
+JOB_COLUMN_NAMES = (
+    "id", "command", "state", "attempts", "max_retries", "priority", "run_at", "timeout",
+    "exit_code", "last_error", "created_at", "updated_at", "worker_id", "started_at", "run_no",
+    "queue", "batch", "cwd", "env", "unique_key", "after_ids",
+)
+JOB_COLUMNS = ", ".join(JOB_COLUMN_NAMES)
+# Column positions used by sort keys and paging (rows are JOB_COLUMNS followed by seq).
+PRIORITY, RUN_AT, RUN_NO = 5, 6, 14
+SEQ = len(JOB_COLUMN_NAMES)
+# Fields a NewJob adds to the insert beyond Part 1's, in JOB_COLUMN_NAMES order.
+PART2_COLUMNS = ("queue", "batch", "cwd", "env", "unique_key", "after_ids")
+
+
+def job_from_row(row: Sequence[Any]) -> Job:
+    env, after = row[18], row[20]
+    return Job(row[0], row[1], STATE_NAMED[row[2]], *row[3:18],
+               None if env is None else decode_env(env), row[19],
+               () if after is None else decode_after(after))
+
+
+def encode_env(env: Mapping[str, str] | None) -> str | None:
+    if not env:
+        return None
+    import json
+
+    return json.dumps(dict(env), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_env(text: str) -> dict[str, str] | None:
+    import json  # only rows that carry an env pay for it
+
+    return json.loads(text) or None
+
+
+def encode_after(after: Sequence[str]) -> str | None:
+    if not after:
+        return None
+    import json
+
+    return json.dumps(list(after), separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_after(text: str) -> tuple[str, ...]:
+    import json
+
+    return tuple(json.loads(text))
+
+
+def part2_values(job: Any) -> tuple:
+    """The Part 2 column values of a NewJob or a Job, in PART2_COLUMNS order."""
+    return (job.queue, job.batch, job.cwd, encode_env(job.env), job.unique_key,
+            encode_after(job.after))
+
+
+def claim_order(row: Sequence[Any]) -> tuple:
+    """The claim's order (priority DESC, run_at, seq) for a RETURNING, whose order is unspecified."""
+    return -row[PRIORITY], row[RUN_AT], row[SEQ]
+
+
+def inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[tuple]) -> list[Job]:
+    """The Job records of freshly inserted rows (in input order, as given to INSERT_JOB)."""
+    return [inserted_job(job, row[2], row[4], row[6]) for job, row in zip(jobs, rows, strict=True)]
+
+
+def inserted_job(job: NewJob, max_retries: int, run_at: int, now: int) -> Job:
+    return Job(job.id, job.command, JobState.PENDING, 0, max_retries, job.priority, run_at,
+               job.timeout, None, None, now, now, None, None, 0, job.queue, job.batch, job.cwd,
+               job.env or None, job.unique_key, tuple(job.after))
