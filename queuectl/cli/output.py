@@ -96,6 +96,12 @@ def print_json(value: Any) -> None:
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *,
                 state_column: int | None = None, with_header: bool = True) -> None:
+    sys.stdout.write(table_text(headers, rows, state_column=state_column,
+                                with_header=with_header))
+
+
+def table_text(headers: Sequence[str], rows: Iterable[Sequence[str]], *,
+               state_column: int | None = None, with_header: bool = True) -> str:
     rows = [list(map(str, row)) for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     header = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
@@ -105,13 +111,14 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *,
         if state_column is not None:
             cells[state_column] = paint(cells[state_column], row[state_column])
         lines.append("  ".join(cells).rstrip())
-    if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 class JobListPrinter:
-    """Prints jobs as they stream from the store: a JSON array or a table, chunk by chunk, so
-    listing a million jobs never holds them all (column widths are set per chunk)."""
+    """Formats jobs as they stream from the store: a JSON array or a table, chunk by chunk, so
+    listing a million jobs never holds them all as objects (column widths are set per chunk).
+    The text goes to a _Spool and reaches stdout only at finish(): a read that fails half way
+    (a store lost for good) prints nothing rather than half a document."""
 
     CHUNK = 1000
 
@@ -119,6 +126,7 @@ class JobListPrinter:
         self.json_out = json_out
         self.count = 0
         self._chunk: list[Job] = []
+        self._out = _Spool()
 
     def add(self, job: Job) -> None:
         self._chunk.append(job)
@@ -128,7 +136,8 @@ class JobListPrinter:
     def finish(self) -> int:
         self._flush()
         if self.json_out:
-            sys.stdout.write("[]\n" if not self.count else "\n]\n")
+            self._out.write("[]\n" if not self.count else "\n]\n")
+        self._out.copy_to(sys.stdout)
         return self.count
 
     def _flush(self) -> None:
@@ -139,12 +148,47 @@ class JobListPrinter:
 
             body = ",\n".join(_indent(json.dumps(job_dict(j), indent=2, ensure_ascii=False))
                               for j in self._chunk)
-            sys.stdout.write(("[\n" if not self.count else ",\n") + body)
+            self._out.write(("[\n" if not self.count else ",\n") + body)
         else:
-            print_table(JOB_HEADERS, [job_row(j) for j in self._chunk], state_column=1,
-                        with_header=not self.count)
+            self._out.write(table_text(JOB_HEADERS, [job_row(j) for j in self._chunk],
+                                       state_column=1, with_header=not self.count))
         self.count += len(self._chunk)
         self._chunk = []
+
+
+class _Spool:
+    """Text held in memory up to SPILL_AT characters, then in an anonymous temporary file."""
+
+    SPILL_AT = 8 << 20
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._size = 0
+        self._file: Any = None
+
+    def write(self, text: str) -> None:
+        if self._file is not None:
+            self._file.write(text)
+            return
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size > self.SPILL_AT:
+            import tempfile  # only for listings of many thousand jobs
+
+            self._file = tempfile.TemporaryFile(  # noqa: SIM115 - closed in copy_to
+                "w+", encoding="utf-8", errors="surrogateescape")
+            self._file.writelines(self._parts)
+            self._parts = []
+
+    def copy_to(self, stream: Any) -> None:
+        if self._file is None:
+            stream.write("".join(self._parts))
+            return
+        import shutil
+
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, stream)
+        self._file.close()
 
 
 def _indent(text: str) -> str:

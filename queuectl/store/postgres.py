@@ -14,15 +14,12 @@ verb for verb; what differs is how it scales:
 
 import asyncio
 import contextlib
-import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from ..errors import (
     DuplicateJobError,
     JobNotFoundError,
-    QueuectlError,
     StoreError,
     UsageError,
     WrongStateError,
@@ -39,14 +36,13 @@ from .postgres_conn import (  # raises the install hint first when asyncpg is mi
     keep_session,
     migrate,
     reason,
-    transient,
 )
+from .postgres_retry import RETRY_WINDOW_S, quiet_pool_log, run_retrying
 from .rows import RUN_NO, claim_order, inserted_job, job_from_row, part2_values
 
 T = TypeVar("T")
 
 POOL_MAX = 5  # claim loop, flusher, heartbeat, rescuer, drain check; plus one LISTEN connection
-RETRY_WINDOW_S = 120.0  # how long a verb keeps reconnecting before it reports the store lost
 FINISH_RETRY_WINDOW_S = 600.0  # finished outcomes get longer: losing one means a re-run
 
 
@@ -60,11 +56,11 @@ class PostgresStore:
         self.channel = channel
         self._pool = pool
         self._held: dict[str, set[tuple[str, int]]] = {}  # claims handed out, per worker id
-        self._warned = False
 
     @classmethod
     async def open(cls, url: str) -> "PostgresStore":
         location = Location(url)
+        quiet_pool_log()
         try:
             pool = await asyncpg.create_pool(
                 min_size=1, max_size=POOL_MAX, reset=keep_session, **location.connect_kwargs())
@@ -73,9 +69,10 @@ class PostgresStore:
                              f"{reason(exc)}") from None
         except ValueError as exc:  # asyncpg's DSN parser
             raise UsageError(f"bad PostgreSQL URL: {exc}") from None
-        try:
-            async with pool.acquire() as conn:
-                schema, database = await migrate(conn, location)
+        try:  # retried like any verb: a connection killed during the migration check
+            schema, database = await run_retrying(
+                pool, lambda conn, _: migrate(conn, location), window=RETRY_WINDOW_S,
+                url=location.display)
         except BaseException:
             pool.terminate()
             raise
@@ -95,42 +92,7 @@ class PostgresStore:
 
         Every fn is safe to run again after an ambiguous failure (the commit may have landed):
         that is what `retrying` is for."""
-        deadline, delay, retrying = None, 0.05, False
-        while True:
-            try:
-                async with self._pool.acquire() as conn:
-                    try:
-                        result = await fn(conn, retrying)
-                    except Exception as exc:
-                        if transient(exc) and not isinstance(
-                                exc, asyncpg.TransactionRollbackError):
-                            conn.terminate()  # never reuse it: the pool connects afresh
-                        raise
-                if retrying:
-                    self._warn("reconnected to PostgreSQL")
-                    self._warned = False
-                return result
-            except QueuectlError:
-                raise
-            except Exception as exc:
-                if not transient(exc):
-                    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
-                        raise StoreError(f"store {self.url}: {reason(exc)}") from None
-                    raise
-                now = time.monotonic()
-                deadline = deadline or now + window
-                if now >= deadline:
-                    raise StoreError(f"lost the PostgreSQL store {self.url} and could not "
-                                     f"reconnect within {window:g}s: {reason(exc)}") from None
-                if not self._warned:
-                    self._warn(f"PostgreSQL connection problem ({reason(exc)}); retrying")
-                    self._warned = True
-                retrying = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    def _warn(self, text: str) -> None:
-        sys.stderr.write(f"queuectl: {text}\n")
+        return await run_retrying(self._pool, fn, window=window, url=self.url)
 
     async def _fetch(self, query: str, *args: Any) -> list[Any]:
         return await self._run(lambda conn, _: conn.fetch(query, *args))

@@ -93,7 +93,11 @@ def transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, asyncpg.InterfaceError):
         text = str(exc)
-        return "connection is closed" in text or "underlying connection is closed" in text
+        # asyncpg hands a connection the server closed back to the pool at once and detaches
+        # our proxy: the next call on it (in a transaction, say) says "released back to the pool"
+        return any(sign in text for sign in (
+            "connection is closed", "underlying connection is closed",
+            "released back to the pool"))
     return False
 
 # -- LISTEN/NOTIFY ------------------------------------------------------------------------
@@ -133,6 +137,8 @@ class ListenSubscription:
             conn.terminate()
             return False
         conn.add_termination_listener(self._terminated)
+        if conn.is_closed():  # killed before the listener was in place: it will never fire
+            return False
         self._conn = conn
         return True
 
@@ -153,7 +159,11 @@ class ListenSubscription:
         delay = 0.1
         while not self._closed:
             await asyncio.sleep(delay)
-            if await self._connect():
+            try:
+                connected = await self._connect()
+            except Exception:  # noqa: BLE001 - this task must outlive any outage
+                connected = False
+            if connected:
                 self._on_wakeup(b"jobs")
                 return
             delay = min(delay * 2, 5.0)
@@ -190,6 +200,8 @@ async def migrate(conn: Any, location: Location) -> tuple[str, str]:
     except QueuectlError:
         raise
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        if transient(exc):
+            raise  # the caller's retry loop reconnects
         raise StoreError(f"store {location.display}: {reason(exc)}") from None
     return schema, database
 

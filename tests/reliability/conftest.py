@@ -35,6 +35,8 @@ from clisupport import (  # noqa: F401 - re-exported for the test modules
     wait_until,
 )
 
+from .pgfaults import pg  # noqa: F401, E402 - the fixture of test_pg_faults
+
 TAG_VAR = "QUEUECTL_RELIABILITY_TAG"
 _FIGURES: dict[str, dict[str, Any]] = {}
 

@@ -49,6 +49,12 @@ def with_schema(base: str, schema: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
+def schema_of(url: str) -> str:
+    """The quoted schema a store URL names."""
+    schema = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["schema"]
+    return '"' + schema + '"'
+
+
 def new_store_url_sync() -> tuple[str, object]:
     """A store URL on a schema of its own, and a function that drops that schema."""
     base = dsn()

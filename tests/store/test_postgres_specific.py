@@ -276,6 +276,84 @@ async def test_outcome_is_persisted_through_killed_connections(pg, pg_url):
     assert (await pg.count_by_state())["completed"] == 1
 
 
+async def _busy_backends(url: str, wait_event_type: str | None = None) -> int:
+    rows = await admin("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 "
+                       "AND state = 'active' AND ($2::text IS NULL OR wait_event_type = $2)",
+                       app_name(url), wait_event_type)
+    return rows[0][0]
+
+
+async def _slow_read(conn, _retrying):
+    return await conn.fetchval("SELECT 'read after ' || pg_sleep(0.3)::text")
+
+
+async def _slow_read_in_a_transaction(conn, _retrying):
+    async with conn.transaction():
+        await conn.execute("SELECT 1")
+        return await conn.fetchval("SELECT 'read after ' || pg_sleep(0.3)::text")
+
+
+@pytest.mark.parametrize("call", [_slow_read, _slow_read_in_a_transaction])
+async def test_a_backend_killed_in_the_middle_of_a_call_is_retried(pg, pg_url, call, capfd,
+                                                                   eventually):
+    tries = []
+
+    async def tracked(conn, retrying):
+        tries.append(retrying)
+        return await call(conn, retrying)
+
+    task = asyncio.create_task(pg._run(tracked))
+    await eventually(lambda: _busy_backends(pg_url))
+    assert await terminate_backends(pg_url) >= 1
+    assert await task == "read after "
+    assert tries == [False, True]
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and err.count("connection problem") == 1, err
+    assert err.count("reconnected to PostgreSQL") == 1, err
+
+
+async def test_a_finish_killed_while_it_runs_is_retried_and_recorded_once(pg, pg_url,
+                                                                          eventually):
+    import asyncpg
+
+    await pg.insert_jobs([job("a")], now=NOW)
+    (a,) = await claim(pg, 1)
+    blocker = await asyncpg.connect(pg_support.dsn())
+    try:  # hold the job's row so the group commit is in flight when its backend dies
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute(f"SELECT 1 FROM {pg_support.schema_of(pg_url)}.jobs "
+                              "WHERE id = 'a' FOR UPDATE")
+        task = asyncio.create_task(pg.finish_jobs([finish(a)], now=NOW + 5))
+        await eventually(lambda: _busy_backends(pg_url, "Lock"))
+        assert await terminate_backends(pg_url) >= 1
+        await tx.rollback()
+    finally:
+        await blocker.close()
+    assert await task in (0, 1)
+    assert (await pg.get_job("a")).state == JobState.COMPLETED
+    assert [x.n for x in await pg.attempts("a")] == [1]
+
+
+def test_the_pools_reconnect_tracebacks_become_one_line_per_outage(capfd):
+    import logging
+
+    from queuectl.store.postgres_retry import OUTAGE, quiet_pool_log
+
+    quiet_pool_log()
+    log = logging.getLogger("asyncpg.pool")
+    for _ in range(3):
+        try:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        except OSError:
+            log.warning("Failed to restore the pool connection floor; retrying", exc_info=True)
+    OUTAGE.end()
+    err = capfd.readouterr().err
+    assert err.splitlines() == [
+        "queuectl: PostgreSQL connection problem ([Errno 111] Connect call failed); retrying",
+        "queuectl: reconnected to PostgreSQL"]
+
+
 class _LoseAnswers:
     """A pool whose connections run the matching statement, then 'lose the connection'
     before the answer arrives: the commit landed, the client cannot know."""
