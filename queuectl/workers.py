@@ -41,8 +41,15 @@ class HeartbeatWatch:
     def __init__(self, *, host: str, lease_s: float) -> None:
         self.host, self.lease_s = host, lease_s
         self._seen: dict[str, tuple[int, float]] = {}  # id -> (heartbeat value, when it changed)
+        self._looked: float | None = None  # when this observer last read the workers
 
     def dead(self, workers: list[WorkerInfo], *, mono: float) -> list[WorkerInfo]:
+        if self._looked is not None and mono - self._looked > self.lease_s / 2:
+            # This observer was blind meanwhile (its own link to the store was down, say): it
+            # saw no silence, so every lease restarts now. Otherwise, after a network cut
+            # longer than the lease, the first worker back would declare all the others dead.
+            self._seen = {k: (beat, mono) for k, (beat, _) in self._seen.items()}
+        self._looked = mono
         verdicts = [w for w in workers if self._is_dead(w, mono)]
         self._seen = {w.id: self._seen[w.id] for w in workers}  # forget deregistered workers
         return verdicts

@@ -27,9 +27,22 @@ def test_a_worker_seen_for_the_first_time_is_not_dead_however_old_its_heartbeat_
 def test_a_heartbeat_unchanged_for_a_lease_of_the_observers_clock_is_death():
     watch = HeartbeatWatch(host=HERE, lease_s=10)
     w = worker()
-    watch.dead([w], mono=100.0)
+    for tick in range(10):  # the rescuer looks every lease/10
+        assert watch.dead([w], mono=100.0 + tick) == []
     assert watch.dead([w], mono=109.9) == []
     assert watch.dead([w], mono=110.0) == [w]
+
+
+def test_an_observer_that_could_not_look_for_a_while_restarts_every_lease():
+    """After a network cut longer than the lease, the first worker back sees the others'
+    heartbeats unchanged: it was blind, not they silent, so no verdict until a full lease."""
+    watch = HeartbeatWatch(host=HERE, lease_s=10)
+    w = worker()
+    watch.dead([w], mono=100.0)
+    assert watch.dead([w], mono=115.0) == []  # 15 s without a look (its store calls retried)
+    assert watch.dead([w], mono=120.0) == []
+    assert watch.dead([w], mono=124.9) == []
+    assert watch.dead([w], mono=125.0) == [w]
 
 
 def test_a_changing_heartbeat_is_life_even_after_a_wall_clock_step():
@@ -50,7 +63,8 @@ def test_a_local_live_pid_with_a_frozen_heartbeat_still_dies_after_a_lease():
     """A recycled pid cannot hide a dead worker: its heartbeat stops changing."""
     watch = HeartbeatWatch(host=HERE, lease_s=10)
     w = worker(host=HERE)
-    watch.dead([w], mono=0.0)
+    for tick in range(10):
+        watch.dead([w], mono=float(tick))
     assert watch.dead([w], mono=10.0) == [w]
 
 
