@@ -64,6 +64,7 @@ class Engine:
         self._watch = HeartbeatWatch(host=self.host, lease_s=settings.worker_lease)
         self._monotonic = monotonic
         self._stopping = False
+        self._killing = False  # a hard stop has begun
         self._closing = False
         self._exit_code = 0
 
@@ -99,8 +100,11 @@ class Engine:
         return self._exit_code
 
     def stop(self, *, hard: bool = False, exit_code: int = 0) -> None:
-        """Soft: claim nothing new, let running jobs finish. Hard: kill them and requeue."""
-        if hard:
+        """Soft: claim nothing new, let running jobs finish. Hard: kill them and requeue.
+        Once a hard stop has begun, stopping again changes nothing: cancelling a slot a second
+        time would interrupt the kill of its process group."""
+        if hard and not self._killing:
+            self._killing = True
             self._exit_code = exit_code
             for _, task in list(self._slots.values()):
                 task.cancel()

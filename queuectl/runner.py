@@ -173,7 +173,7 @@ async def _supervise(transport: asyncio.SubprocessTransport, proto: "_JobProtoco
         await _drain_pipes(proto, transport, err)
         return timed_out
     except BaseException:
-        await asyncio.shield(_kill_group(proto, transport, kill_grace))
+        await to_the_end(_kill_group(proto, transport, kill_grace))
         raise
     finally:
         transport.close()
@@ -187,7 +187,23 @@ async def _reap_cancelled_spawn(spawn: asyncio.Future, grace: float) -> None:
     if spawn.cancelled() or spawn.exception() is not None:
         return
     transport, proto = spawn.result()
-    await asyncio.shield(_kill_group(proto, transport, grace))
+    await to_the_end(_kill_group(proto, transport, grace))
+
+
+async def to_the_end(work: Awaitable[T]) -> T:
+    """Await `work` to its end however often the caller is cancelled meanwhile, then re-raise
+    the cancel. A bare shield returns at the first cancel while the work goes on unawaited --
+    and the loop may close before a group kill has sent its SIGKILL."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
 
 
 def describe_exit(returncode: int | None, timed_out_after: float | None):

@@ -93,6 +93,23 @@ async def test_cancellation_kills_the_group(tmp_path):
     assert await wait_dead(gc_pid)
 
 
+async def test_cancels_during_the_group_kill_do_not_cut_it_short(tmp_path):
+    """A hard stop's kill waits `kill_grace` for a job that traps TERM; more cancels meanwhile
+    (more signals) must neither return early nor leave the group alive."""
+    shell, gc = tmp_path / "shell.pid", tmp_path / "gc.pid"
+    task = asyncio.create_task(run(
+        f"echo $$ > {shell}; trap 'sleep 8; exit 0' TERM; sleep 30 & echo $! > {gc}; wait",
+        kill_grace=1.0))
+    shell_pid, gc_pid = await wait_for_pid(shell), await wait_for_pid(gc)
+    for _ in range(10):  # the first cancel starts the kill; the rest land inside its grace
+        task.cancel()
+        await asyncio.sleep(0.03)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not group_alive(shell_pid)
+    assert not alive(gc_pid)
+
+
 async def test_a_cancel_while_asyncio_connects_the_pipes_is_prompt(tmp_path, monkeypatch):
     """Pipe connection takes a few loop iterations (longer on a busy loop); widen that window
     so a child exists inside it, as it does when a hard stop lands just after a spawn."""

@@ -16,7 +16,7 @@ from queuectl.settings import Settings
 from queuectl.store import open_store
 from queuectl.workers import is_alive
 
-from .conftest import alive, counts, db_query, wait_until
+from .conftest import TAG_VAR, alive, counts, db_query, tagged_pids, wait_until
 
 T0 = 1_900_000_000_000
 HOUR = 3_600_000
@@ -173,6 +173,35 @@ def test_sigterm_twice_quickly_kills_and_requeues_uncharged(rq, tmp_path, figure
     assert db_query(rq.db, "SELECT state, attempts FROM jobs") == [("pending", 0)]
     figures.record("signals-SIGTERM-twice", exit=code, stopped_after_s=round(took, 2),
                    job_state="pending", attempts_charged=0)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signals", [2, 3, 10])
+def test_more_signals_during_the_hard_stop_change_nothing(rq, tmp_path, figures, signals):
+    """Jobs that trap TERM (their kill needs the full grace, then KILL) and a burst of SIGINT/
+    SIGTERM 0-200 ms apart: the worker exits only once every job process is dead."""
+    import random
+
+    rng = random.Random(signals)
+    rq.ok("config", "set", "kill-grace", "1")
+    started = tmp_path / "started"
+    for n in range(3):
+        rq.ok("enqueue", "--id", f"g{n}",
+              f"echo g{n} >> {started}; trap 'sleep 8; exit 0' TERM; sleep 30 & wait")
+    worker = rq.worker("-c", 3)
+    wait_until(lambda: started.exists() and len(started.read_text().split()) == 3, 15,
+               message="three jobs started")
+    sent = [rng.choice([signal.SIGINT, signal.SIGTERM]) for _ in range(signals)]
+    for sig in sent:
+        worker.signal(sig)
+        time.sleep(rng.uniform(0, 0.2))
+    code = worker.wait(30)
+    survivors = [pid for pid in tagged_pids(TAG_VAR, rq.tag) if pid != worker.pid]
+    assert survivors == [], f"job processes outlived the worker: {survivors}\n{worker.log()}"
+    assert code == 128 + sent[1], worker.log()  # the hard stop's signal; later ones change nothing
+    assert db_query(rq.db, "SELECT state, attempts FROM jobs") == [("pending", 0)] * 3
+    figures.record(f"signals-{signals}-during-hard-stop", exit=code, survivors=0,
+                   jobs_requeued_uncharged=3)
 
 
 @pytest.mark.timeout(90)
