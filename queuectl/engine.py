@@ -28,6 +28,7 @@ from .workers import HeartbeatWatch, pid_alive, this_host
 POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
 DRAIN_POLL_S = 0.05  # --drain while other workers still hold jobs: notice their end quickly
 HEAP_LIMIT = 1024
+OVERDUE_SPINS = 2  # claim again at once this often for a run_at already due (see _idle_wait)
 FAILURE_POLICY = ("backoff-base", "backoff-max")  # re-read from the store at every failure
 # Every job's environment names its worker and itself, so a rescuer on the same host can find
 # the processes of a dead worker's jobs -- and only those (kill_tagged_groups).
@@ -57,6 +58,7 @@ class Engine:
         self._slots: dict[str, tuple[Job, asyncio.Task]] = {}
         self._wake = asyncio.Event()
         self._heap: list[int] = []
+        self._overdue_rounds = 0  # consecutive idle waits that found a run_at already due
         self._outcomes: list[tuple[Job, RunResult]] = []  # finished, not yet committed
         self._flush_wanted = asyncio.Event()
         self._beat_now = asyncio.Event()
@@ -146,14 +148,24 @@ class Engine:
             await self._idle_wait(poll)
 
     async def _idle_wait(self, poll: float) -> None:
-        """Sleep until a doorbell, a freed slot, the next known run_at, or the poll fallback."""
+        """Sleep until a doorbell, a freed slot, the next known run_at, or the poll fallback.
+
+        A run_at that is already due ends the wait at once: it came due while the claim before
+        ran (run_ats milliseconds apart, a retry another worker scheduled). If it is still not
+        claimable after OVERDUE_SPINS rounds, someone else holds it: back off towards the poll."""
         due = await self.store.next_due_at()
         if due is not None:
             self._remember_wakeup(due)
         now = now_ms()
+        overdue = bool(self._heap) and self._heap[0] <= now
         while self._heap and self._heap[0] <= now:
             heapq.heappop(self._heap)
+        self._overdue_rounds = self._overdue_rounds + 1 if overdue else 0
+        if overdue and self._overdue_rounds <= OVERDUE_SPINS:
+            return
         timeout = poll
+        if overdue:
+            timeout = min(timeout, 0.005 * 2 ** self._overdue_rounds)
         if self._heap:
             timeout = min(timeout, (self._heap[0] - now) / 1000)
         with contextlib.suppress(TimeoutError):

@@ -45,16 +45,21 @@ async def test_a_scheduled_job_starts_from_the_wakeup_heap(store):
 
 class IdleSpy:
     """The real store; `idle` is set when the engine asks for the next due time, which it
-    does right before it goes to sleep."""
+    does right before it goes to sleep. With `delay`, next_due_at answers that much late (a
+    loaded machine, a remote database): a run_at a few ms away is already due when it does.
+    `answered` is the last due time it gave."""
 
-    def __init__(self, store):
-        self._store, self.idle = store, asyncio.Event()
+    def __init__(self, store, delay: float = 0.0):
+        self._store, self.idle, self._delay, self.answered = store, asyncio.Event(), delay, None
 
     def __getattr__(self, name):
         return getattr(self._store, name)
 
     async def next_due_at(self):
         due = await self._store.next_due_at()
+        if self._delay:
+            await asyncio.sleep(self._delay)
+        self.answered = due
         self.idle.set()
         return due
 
@@ -65,19 +70,106 @@ async def test_an_idle_worker_wakes_when_a_job_is_enqueued(store, tmp_path, even
     task = asyncio.create_task(eng.run())
     try:
         await asyncio.wait_for(spy.idle.wait(), 10)
-        other = await SqliteStore.open(tmp_path / "queue.db")  # another process, in effect
-        try:
-            await other.insert_jobs([job("new")], now=now_ms())
-        finally:
-            await other.close()
+        await _from_another_process(tmp_path, lambda other: other.insert_jobs([job("new")],
+                                                                              now=now_ms()))
         await eventually(lambda: _state(store, "new", "completed"), timeout=5)
     finally:
         eng.stop()
         await asyncio.wait_for(task, 10)
 
 
+async def _from_another_process(tmp_path, action) -> None:
+    """action(store) through a second handle on the same file: another process, in effect."""
+    other = await SqliteStore.open(tmp_path / "queue.db")
+    try:
+        await action(other)
+    finally:
+        await other.close()
+
+
 async def _state(store, job_id, state):
     return (await store.get_job(job_id)).state == state
+
+
+def rendezvous(folder, n: int) -> str:
+    """A job that returns only once all n jobs have started: nothing finishes (no slot frees,
+    no wake-up) until the engine has claimed every one of them."""
+    return (f"touch {folder}/$QUEUECTL_JOB_ID; "
+            f"until [ $(ls {folder} | wc -l) -ge {n} ]; do sleep 0.01; done")
+
+
+async def test_run_ats_milliseconds_apart_are_all_claimed_at_once(store, tmp_path):
+    folder = tmp_path / "started"
+    folder.mkdir()
+    base = now_ms() + 300
+    await store.insert_jobs([job(f"b{i}", rendezvous(folder, 10), run_at=base + 2 * i)
+                             for i in range(10)], now=now_ms())
+    eng = Engine(IdleSpy(store, delay=0.05), settings=FAST, concurrency=10, drain=True,
+                 log=[].append)
+    assert await asyncio.wait_for(eng.run(), 15) == 0  # the poll fallback is 30 s here
+    assert (await store.count_by_state())["completed"] == 10
+
+
+async def test_a_retry_another_worker_scheduled_is_claimed_when_due(store, tmp_path, eventually):
+    slow = IdleSpy(store, delay=0.05)
+    eng = Engine(slow, settings=FAST, concurrency=1, drain=False, log=[].append)
+    task = asyncio.create_task(eng.run())
+    try:
+        await eventually(lambda: _registered(store, eng.worker_id))
+        await _from_another_process(tmp_path, lambda other: _fail_once_as(
+            other, "r", retry_in_ms=25, engine=slow, eventually=eventually))
+        await eventually(lambda: _state(store, "r", "completed"), timeout=10)
+    finally:
+        eng.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def _registered(store, worker_id) -> bool:
+    return any(w.id == worker_id for w in await store.list_workers())
+
+
+async def _fail_once_as(other, job_id: str, *, retry_in_ms: int, engine, eventually) -> None:
+    """Another worker ran `job_id`, which failed; its retry is due `retry_in_ms` later: while
+    the engine, woken by the doorbell, still waits for next_due_at's answer."""
+    from queuectl.jobs import Finish, JobState, RunResult, Transition, WorkerInfo
+
+    now = now_ms()
+    await other.register_worker(WorkerInfo("other", 1, "elsewhere", 1, now, now))
+    await other.insert_jobs([job(job_id, run_at=now + 30_000)], now=now)  # not ours to claim
+    await eventually(lambda: engine.answered == now + 30_000)  # seen: the engine sleeps again
+    (claimed,) = await other.claim_jobs(worker_id="other", limit=1, now=now + 60_000)
+    result = RunResult(1, "exit code 1", now, now_ms(), 0.001)
+    await other.finish_jobs([Finish(job_id, "other", claimed.run_no,
+                                    Transition(JobState.FAILED, now_ms() + retry_in_ms), result)],
+                            now=now_ms())
+
+
+class ForeverOverdue:
+    """The real store, but next_due_at always names a run_at long past, which no claim gets
+    (as when another claimer holds the row locked)."""
+
+    def __init__(self, store):
+        self._store, self.claims = store, 0
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    async def next_due_at(self):
+        return 1
+
+    async def claim_jobs(self, **kwargs):
+        self.claims += 1
+        return await self._store.claim_jobs(**kwargs)
+
+
+async def test_a_due_time_that_no_claim_gets_backs_off_instead_of_spinning(store):
+    spy = ForeverOverdue(store)
+    eng = Engine(spy, settings=FAST, concurrency=1, drain=False, log=[].append)
+    task = asyncio.create_task(eng.run())
+    await asyncio.sleep(1.0)  # the span observed: how many claims does an idle second cost?
+    eng.stop()
+    await asyncio.wait_for(task, 10)
+    assert 3 <= spy.claims <= 15, spy.claims  # spinning would be thousands; backoff ~8
 
 
 class FailingHeartbeat:
