@@ -9,6 +9,7 @@ store before acting on it. Elsewhere than Linux the doorbell is silent and worke
 
 import contextlib
 import hashlib
+import os
 import socket
 import sys
 
@@ -18,18 +19,26 @@ STOP = b"stop"
 
 
 def address(store_key: str, worker_id: str) -> bytes:
-    digest = hashlib.sha1(store_key.encode()).hexdigest()[:16]
-    return b"\0queuectl/" + digest.encode() + b"/" + worker_id.encode()[:64]
+    return _store_prefix(store_key) + worker_id.encode()[:64]
+
+
+def _store_prefix(store_key: str) -> bytes:
+    """The store is named by its resolved file, so a symlink or another spelling of the path
+    (`sqlite:////x.db`, `a/../x.db`) rings the same bell instead of leaving workers to poll."""
+    real = os.path.realpath(store_key)
+    digest = hashlib.sha1(real.encode(errors="surrogateescape")).hexdigest()[:16]
+    return b"\0queuectl/" + digest.encode() + b"/"
 
 
 def ring(store_key: str, worker_ids: list[str], message: bytes = JOBS) -> None:
     if not ENABLED or not worker_ids:
         return
+    prefix = _store_prefix(store_key)
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         for worker_id in worker_ids:
             with contextlib.suppress(OSError):  # worker gone or its buffer full: it will poll
-                sock.sendto(message, address(store_key, worker_id))
+                sock.sendto(message, prefix + worker_id.encode()[:64])
 
 
 def bind(store_key: str, worker_id: str) -> socket.socket | None:

@@ -3,6 +3,7 @@ retries, scheduled jobs and new work must still start at once. And a side task t
 stops the worker instead of leaving it half alive."""
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -78,9 +79,30 @@ async def test_an_idle_worker_wakes_when_a_job_is_enqueued(store, tmp_path, even
         await asyncio.wait_for(task, 10)
 
 
-async def _from_another_process(tmp_path, action) -> None:
+@pytest.mark.parametrize("spelling", ["symlink", "sqlite:////"])
+async def test_another_spelling_of_the_store_path_rings_the_same_doorbell(store, tmp_path,
+                                                                          eventually, spelling):
+    spy = IdleSpy(store)
+    eng = Engine(spy, settings=FAST, concurrency=1, drain=False, log=[].append)
+    task = asyncio.create_task(eng.run())
+    try:
+        await asyncio.wait_for(spy.idle.wait(), 10)
+        if spelling == "symlink":
+            path = tmp_path / "elsewhere.db"
+            path.symlink_to(tmp_path / "queue.db")
+        else:  # what sqlite:////abs/path.db names: the path with a leading "//"
+            path = Path("/" + str(tmp_path / "queue.db"))
+        await _from_another_process(
+            tmp_path, lambda other: other.insert_jobs([job("rung")], now=now_ms()), path=path)
+        await eventually(lambda: _state(store, "rung", "completed"), timeout=5)  # poll: 30 s
+    finally:
+        eng.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def _from_another_process(tmp_path, action, *, path=None) -> None:
     """action(store) through a second handle on the same file: another process, in effect."""
-    other = await SqliteStore.open(tmp_path / "queue.db")
+    other = await SqliteStore.open(path or tmp_path / "queue.db")
     try:
         await action(other)
     finally:
