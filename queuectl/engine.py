@@ -324,7 +324,8 @@ class Engine:
         self._log(f"{stamp or format_ms(now_ms())} {text}")
 
     def log_job(self, event: str, job: Job, detail: str = "", *, stamp: str | None = None) -> None:
-        line = f"{event:<9} {job.id} attempt {job.attempts}" + (f": {detail}" if detail else "")
+        # the run number: what `show` lists and `logs --attempt` takes, also after `dlq retry`
+        line = f"{event:<9} {job.id} attempt {job.run_no}" + (f": {detail}" if detail else "")
         self.log(line, stamp=stamp)
 
 

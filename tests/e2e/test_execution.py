@@ -132,11 +132,16 @@ def test_dlq_list_and_retry_resets_attempts_and_keeps_history(q):
     assert q.json("dlq", "list", "--json") == []
     assert q.json("status", "--json")["dlq"] == 0
 
-    q.drain()
+    log = q.drain().stderr
     job = q.job("doomed")
     assert (job["state"], job["attempts"]) == ("dead", 1)
     assert [h["attempt"] for h in job["history"]] == [1, 2]  # numbering continues
     assert q.run("logs", "doomed", "--attempt", "1", binary=True).stdout == b"try\n"
+    # the worker log numbers the run as `show` and `logs --attempt` do: 2, not attempts (1)
+    for event in ("started", "dead"):
+        (line,) = event_lines(log, event, "doomed")
+        assert " attempt 2" in line, line
+    assert q.run("logs", "doomed", "--attempt", "2", binary=True).stdout == b"try\n"
 
 
 def test_dlq_retry_all(q):
