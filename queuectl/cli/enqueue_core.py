@@ -54,6 +54,8 @@ def _insert_async(location: str, new_jobs: list[NewJob]) -> list[Job]:
 def read_input(path: str) -> str:
     try:
         if path == "-":
+            if sys.stdin is None:  # started with fd 0 closed (`<&-`)
+                raise UsageError("cannot read -: standard input is closed")
             data = sys.stdin.buffer.read()
         else:
             with open(path, "rb") as f:

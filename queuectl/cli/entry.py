@@ -15,17 +15,17 @@ def _run(args: list[str], debug: bool) -> int:
     from . import lean
 
     try:
-        scripted = lean.parse(args)
-        if scripted is not None:  # the hot commands skip typer's import
-            return lean.run(*scripted)
-        return _run_typer(args)
+        scripted = lean.parse(args)  # the hot commands skip typer's import
+        code = lean.run(*scripted) if scripted is not None else _run_typer(args)
+        if sys.stdout is not None:  # flushed here, not at exit: an EPIPE now is still ours
+            sys.stdout.flush()
+        return code
     except QueuectlError as exc:
         return _fail(str(exc), exc.exit_code, debug)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        _silence_stdout()
-        return 1
+        return _reader_gone()
     except Exception as exc:  # noqa: BLE001 - see _unexpected
         return _unexpected(exc, debug)
 
@@ -36,7 +36,12 @@ def _run_typer(args: list[str]) -> int:
     from .app import build_app
 
     command = typer_main.get_command(build_app())
-    result = command.main(args=args, prog_name="queuectl", standalone_mode=False)
+    try:
+        result = command.main(args=args, prog_name="queuectl", standalone_mode=False)
+    except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):  # click's EPIPE handler exits 1
+            return _reader_gone()
+        raise
     return result if isinstance(result, int) else 0
 
 
@@ -46,6 +51,8 @@ def _unexpected(exc: BaseException, debug: bool) -> int:
     from .app import ClickException
 
     leaf = _first_leaf(exc)
+    if isinstance(leaf, BrokenPipeError):  # raised inside an event loop or a task group
+        return _reader_gone()
     if isinstance(leaf, QueuectlError):
         return _fail(str(leaf), leaf.exit_code, debug)
     if isinstance(leaf, ClickException):
@@ -72,7 +79,9 @@ def _first_leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-def _silence_stdout() -> None:
-    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+def _reader_gone() -> int:
+    """stdout's reader has gone (`queuectl list | head -1`): a normal end, exit 0 (see
+    DECISIONS.md). Point stdout at /dev/null so the interpreter's final flush stays quiet."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+    return 0

@@ -134,6 +134,13 @@ def test_bad_config_values_kept_the_old_values(shared_q):
     assert {key: listed[key] for key in DEFAULTS} == DEFAULTS
 
 
+def test_enqueue_file_dash_with_stdin_closed_is_exit_2(q):
+    cp = subprocess.run(["sh", "-c", f"exec {QUEUECTL} enqueue --file - <&-"],
+                        capture_output=True, text=True, env=q.env, cwd=q.tmp, timeout=60)
+    assert_error(cp, 2, "standard input is closed")
+    assert q.jobs() == []
+
+
 def test_not_found_is_exit_1(shared_q):
     q = shared_q
     assert_error(q.run("show", "nosuch"), 1, "nosuch")

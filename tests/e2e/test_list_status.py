@@ -113,3 +113,30 @@ def test_workers_are_listed_by_start_then_id_bytes_whatever_the_collation(q):
     expected = ["early-host-4-dddd", "Zeta-host-1-aaaa", "alpha-host-3-cccc", "beta-host-2-bbbb"]
     assert [w["id"] for w in q.json("worker", "list", "--json")] == expected
     assert [w["id"] for w in q.json("status", "--json")["workers"]] == expected
+
+
+READERS_THAT_LEFT = [("list",), ("list", "--json"), ("dlq", "list"), ("dlq", "list", "--json"),
+                     ("status",), ("status", "--json"), ("worker", "list", "--json"),
+                     ("show", "d1"), ("show", "d1", "--json"), ("logs", "d1"),
+                     ("config", "get")]
+
+
+def test_a_reader_that_left_is_a_normal_end_for_every_listing(q):
+    """`queuectl list | head -1`: exit 0, nothing on stderr (DECISIONS.md says why not 141).
+    The reader's end is closed before the command starts, so every write meets EPIPE."""
+    import os
+    import subprocess
+
+    from .conftest import QUEUECTL
+
+    q.enqueue({"id": "d1", "command": "echo out; exit 1", "max_retries": 0})
+    q.drain()
+    for args in READERS_THAT_LEFT:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            cp = subprocess.run([QUEUECTL, *args], stdout=write_end, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, env=q.env, cwd=q.tmp, timeout=60)
+        finally:
+            os.close(write_end)
+        assert (cp.returncode, cp.stderr) == (0, b""), (args, cp.stderr.decode()[-500:])
