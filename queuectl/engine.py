@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from .decide import decide
 from .jobs import Finish, Job, JobState, RunResult, WorkerInfo
-from .runner import kill_tagged_groups, run_command
+from .runner import NotStarted, kill_tagged_groups, run_command
 from .settings import Settings
 from .store.base import Store
 from .store.doorbell import STOP
@@ -29,6 +29,10 @@ POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
 DRAIN_POLL_S = 0.05  # --drain while other workers still hold jobs: notice their end quickly
 HEAP_LIMIT = 1024
 OVERDUE_SPINS = 2  # claim again at once this often for a run_at already due (see _idle_wait)
+# After a spawn failure of the worker's own (NotStarted): claim nothing for a moment (longer
+# while it keeps happening), then run at most the jobs that did start, for CEILING_S.
+PAUSE_MIN_S, PAUSE_MAX_S = 0.25, 5.0
+CEILING_S = 5.0
 FAILURE_POLICY = ("backoff-base", "backoff-max")  # re-read from the store at every failure
 # Every job's environment names its worker and itself, so a rescuer on the same host can find
 # the processes of a dead worker's jobs -- and only those (kill_tagged_groups).
@@ -63,6 +67,10 @@ class Engine:
         self._flush_wanted = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._interrupted: list[tuple[str, int]] = []
+        self._unstarted: list[tuple[str, int]] = []  # NotStarted: to hand back uncharged
+        self._unstarted_reason = ""
+        self._ceiling, self._ceiling_until = concurrency, 0.0  # slots after a NotStarted
+        self._pause_s, self._paused_until = 0.0, 0.0
         self._watch = HeartbeatWatch(host=self.host, lease_s=settings.worker_lease)
         self._monotonic = monotonic
         self._stopping = False
@@ -125,9 +133,13 @@ class Engine:
     async def _claim_loop(self, group: asyncio.TaskGroup) -> None:
         while not self._stopping:
             self._wake.clear()
-            free = self.concurrency - len(self._slots)
-            if free <= 0:
-                await self._wake.wait()
+            free = self._capacity() - len(self._slots)
+            if free <= 0:  # (a lowered capacity comes back by itself: wake up for that too)
+                left = self._ceiling_until - time.monotonic()
+                await self._woken_within(left if left > 0 else None)
+                continue
+            if time.monotonic() < self._paused_until:
+                await self._sit_out_pause()
                 continue
             jobs = await self.store.claim_jobs(worker_id=self.worker_id, limit=free, now=now_ms())
             if self._stopping:  # a stop arrived during the claim: hand these back uncharged
@@ -146,6 +158,19 @@ class Engine:
                 if unfinished == JobState.PROCESSING:
                     poll = DRAIN_POLL_S
             await self._idle_wait(poll)
+
+    def _capacity(self) -> int:
+        return self._ceiling if time.monotonic() < self._ceiling_until else self.concurrency
+
+    async def _sit_out_pause(self) -> None:
+        """Claim nothing until the pause after a NotStarted ends (or the worker stops)."""
+        while not self._stopping and (left := self._paused_until - time.monotonic()) > 0:
+            self._wake.clear()
+            await self._woken_within(left)
+
+    async def _woken_within(self, timeout: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _idle_wait(self, poll: float) -> None:
         """Sleep until a doorbell, a freed slot, the next known run_at, or the poll fallback.
@@ -199,6 +224,8 @@ class Engine:
         try:
             result = await self._execute(job)
             self._conclude(job, result)
+        except NotStarted as exc:
+            self._hand_back(job, exc.reason)
         except asyncio.CancelledError:  # hard stop: the runner has killed the process group
             self._interrupted.append((job.id, job.run_no))
             self.log_job("requeued", job, "interrupted before it finished; attempt not counted")
@@ -207,6 +234,8 @@ class Engine:
             self._wake.set()
 
     async def _execute(self, job: Job) -> RunResult:
+        if time.monotonic() < self._paused_until:  # the last spawn failed: do not even try
+            raise NotStarted(self._unstarted_reason)
         self.log_job("started", job)
         timeout = job.timeout or self.settings.job_timeout or None
         try:
@@ -226,8 +255,25 @@ class Engine:
         self._outcomes.append((job, result))
         self._flush_wanted.set()
 
+    def _hand_back(self, job: Job, reason: str) -> None:
+        """The worker could not start the job (no descriptor, process or memory left): it goes
+        back to pending uncharged, with the next group commit. Claiming pauses, then runs at
+        most the jobs that did start for CEILING_S, so a limit that persists costs one
+        hand-back every CEILING_S instead of a claim-and-hand-back loop."""
+        self._unstarted.append((job.id, job.run_no))
+        self._unstarted_reason = reason
+        now = time.monotonic()
+        if now >= self._paused_until:  # the first of a burst (the rest fail at once: paused)
+            recent = now < self._paused_until + 2 * self._pause_s
+            self._pause_s = min(PAUSE_MAX_S, self._pause_s * 2) if recent else PAUSE_MIN_S
+            self._paused_until = now + self._pause_s
+            self._ceiling = len(self._slots)  # this job's slot included, taken off below
+        self._ceiling = max(1, self._ceiling - 1)
+        self._ceiling_until = now + CEILING_S
+        self._flush_wanted.set()
+
     async def _flush_loop(self) -> None:
-        while not (self._closing and not self._outcomes):
+        while not (self._closing and not self._outcomes and not self._unstarted):
             await self._flush_wanted.wait()
             self._flush_wanted.clear()
             await self._flush()
@@ -236,6 +282,17 @@ class Engine:
         batch, self._outcomes = self._outcomes, []
         if batch:  # shielded as a whole: a cancel must not lose an outcome already popped
             await asyncio.shield(self._commit(batch))
+        unstarted, self._unstarted = self._unstarted, []
+        if unstarted:
+            await asyncio.shield(self._requeue_unstarted(unstarted))
+
+    async def _requeue_unstarted(self, jobs: list[tuple[str, int]]) -> None:
+        await self.store.requeue_interrupted(worker_id=self.worker_id, jobs=jobs, now=now_ms())
+        self._wake.set()
+        self.log(f"could not start {len(jobs)} job(s): {self._unstarted_reason} (a limit of this "
+                 f"worker, not of the jobs); back to pending without using an attempt; claiming "
+                 f"paused {self._pause_s:g}s, then at most {self._ceiling} jobs at once for "
+                 f"{CEILING_S:g}s")
 
     async def _commit(self, batch: list[tuple[Job, RunResult]]) -> None:
         """Decide every outcome, write them in one group commit, then log them."""
@@ -338,7 +395,9 @@ def prefer_pidfd_child_watcher() -> None:
         os.close(os.pidfd_open(os.getpid()))
     except OSError:
         return  # kernel without pidfd (< 5.3)
-    asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
+    from .childwatch import ResilientPidfdWatcher  # asyncio's, minus losing a child on EMFILE
+
+    asyncio.set_child_watcher(ResilientPidfdWatcher())
 
 
 def _describe(result: RunResult, transition) -> str:

@@ -8,6 +8,7 @@ process that left the group (`setsid`, a daemon) keeps the output pipes open.
 
 import asyncio
 import contextlib
+import errno
 import os
 import shlex
 import signal
@@ -27,6 +28,18 @@ GROUP_POLL_S = 0.02
 # Linux refuses a single argv string over MAX_ARG_STRLEN (128 KiB) with E2BIG: longer commands
 # are written to a private (0600) temporary script that the shell reads instead.
 INLINE_COMMAND_LIMIT = 64 * 1024
+# A spawn failing with one of these says the worker (its limits, the machine) cannot start a
+# process right now -- not that the job is wrong; a missing cwd or an unexecutable command is.
+WORKER_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM})
+
+
+class NotStarted(Exception):
+    """The command was not started, for a reason that belongs to the worker (WORKER_ERRNOS):
+    no process of it ever ran, so the attempt may be handed back uncharged."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Capture:
@@ -108,18 +121,23 @@ async def run_command(
     group is then killed (TERM, `kill_grace`, KILL); output still buffered in the pipes is read.
     A process that left the group (setsid) is out of reach: if it still holds the pipes after
     PIPE_DRAIN_S, queuectl stops reading, closes its ends and says so in the captured stderr.
-    `env_update` is added to the command's environment.
+    `env_update` is added to the command's environment. Raises NotStarted when no process could
+    be started for a reason of the worker's (out of descriptors, processes or memory).
     """
     started, t0 = now_ms(), time.monotonic()
     out, err = Capture(output_limit), Capture(output_limit)
-    # Linux refuses one argv string over 128 KiB: a longer command runs from a 0600 script.
-    script = _script_for(command) if len(command.encode()) > INLINE_COMMAND_LIMIT else None
+    script = None
     try:
         try:
+            # Linux refuses one argv string over 128 KiB: a longer command runs from a 0600 script.
+            if len(command.encode()) > INLINE_COMMAND_LIMIT:
+                script = _script_for(command)
             transport, proto = await _spawn(
                 f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace,
                 env_update or {})
         except OSError as exc:
+            if exc.errno in WORKER_ERRNOS:  # nothing ran: the worker's problem, not the job's
+                raise NotStarted(exc.strerror or str(exc)) from exc
             return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
                              _since(t0))
         timed_out = await _supervise(transport, proto, timeout, kill_grace, err, on_spawn)
