@@ -24,8 +24,11 @@ async def _run_engine(store, count: int | None, drain: bool) -> int:
     from ..engine import Engine
 
     settings = await load_settings(store)
-    engine = Engine(store, settings=settings, concurrency=count or settings.worker_count,
-                    drain=drain)
+    concurrency = count or settings.worker_count
+    notes = fit_limits(concurrency)  # exit 2 here, before anything is claimed, if they cannot
+    engine = Engine(store, settings=settings, concurrency=concurrency, drain=drain)
+    for note in notes:
+        engine.log(note)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, engine.on_signal, signum)
@@ -34,3 +37,10 @@ async def _run_engine(store, count: int | None, drain: bool) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def fit_limits(concurrency: int) -> list[str]:
+    """Raise the soft descriptor and process limits to what `concurrency` slots need."""
+    from ..limits import fit_open_files, fit_processes
+
+    return [note for note in (fit_open_files(concurrency), fit_processes(concurrency)) if note]

@@ -38,7 +38,11 @@ class Store(Protocol):
     async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int: ...
     async def requeue_interrupted(
         self, *, worker_id: str, jobs: Collection[tuple[str, int]], now: int
-    ) -> int: ...
+    ) -> int:
+        """Hand the given (job id, run_no) attempts of this worker back to `pending` uncharged
+        (attempts and run_no as before the claim, no history row), guarded like a finish: a job
+        killed by a hard stop, or one the worker could not start (NotStarted). Wakes workers."""
+        ...
     async def rescue_lost_jobs(
         self, *, dead_workers: Collection[tuple[str, int]], now: int
     ) -> list[Rescued]:

@@ -164,7 +164,14 @@ class SqliteStore(SqliteReads):
         self, *, worker_id: str, jobs: Collection[tuple[str, int]], now: int
     ) -> int:
         params = [{"id": i, "worker": worker_id, "run_no": n, "now": now} for i, n in jobs]
-        return await self._write(lambda conn: conn.executemany(REQUEUE, params).rowcount)
+
+        def requeue(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+            changed = conn.executemany(REQUEUE, params).rowcount
+            return changed, worker_ids(conn) if changed else []  # like NOTIFY on PostgreSQL
+
+        changed, workers = await self._write(requeue)
+        self._ring(workers)
+        return changed
 
     async def rescue_lost_jobs(
         self, *, dead_workers: Collection[tuple[str, int]], now: int
