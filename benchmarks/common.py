@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -219,9 +219,10 @@ class WorkerRun:
 
 
 def run_workers(db: Store, tmp: Path, *, processes: int, concurrency: int | Sequence[int],
-                timeout: float = 300) -> WorkerRun:
+                timeout: float = 300, preexec_fn: Callable[[], None] | None = None) -> WorkerRun:
     """`queuectl worker start --concurrency C --drain` x P, timed from spawn to the last exit.
-    `concurrency` is C for every process, or one C per process."""
+    `concurrency` is C for every process, or one C per process; `preexec_fn` runs in each
+    worker process before it starts (e.g. to lower a resource limit)."""
     env = cli_env(db, tmp)
     logs = [tmp / f"worker-{i}.log" for i in range(processes)]
     each = [concurrency] * processes if isinstance(concurrency, int) else list(concurrency)
@@ -234,7 +235,7 @@ def run_workers(db: Store, tmp: Path, *, processes: int, concurrency: int | Sequ
             procs.append(subprocess.Popen(
                 [QUEUECTL, "worker", "start", "--concurrency", str(c), "--drain"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env,
-                cwd=tmp, start_new_session=True))
+                cwd=tmp, start_new_session=True, preexec_fn=preexec_fn))
     try:
         codes = [p.wait(timeout=timeout) for p in procs]
     except subprocess.TimeoutExpired:
