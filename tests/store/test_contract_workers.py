@@ -85,6 +85,21 @@ async def test_insert_wakes_a_subscribed_worker(store, other):
         await subscription.close()
 
 
+async def test_a_job_handed_back_uncharged_wakes_a_subscribed_worker(store, other):
+    """A worker that could not start a job (or was hard-stopped) hands it back: the others
+    are woken to run it, as for an insert."""
+    await other.insert_jobs([job("a")], now=NOW)
+    (claimed,) = await other.claim_jobs(worker_id="w2", limit=1, now=NOW)
+    subscription, messages, arrived = await subscribed(store, "w1")
+    try:
+        assert await other.requeue_interrupted(
+            worker_id="w2", jobs=[("a", claimed.run_no)], now=NOW) == 1
+        await asyncio.wait_for(arrived.wait(), 5)
+        assert b"jobs" in messages
+    finally:
+        await subscription.close()
+
+
 async def test_stop_request_wakes_a_subscribed_worker(store, other):
     subscription, messages, arrived = await subscribed(store, "w1")
     try:
