@@ -63,7 +63,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._heap: list[int] = []
         self._overdue_rounds = 0  # consecutive idle waits that found a run_at already due
-        self._outcomes: list[tuple[Job, RunResult]] = []  # finished, not yet committed
+        self._outcomes: list[Finish] = []  # decided and logged, not yet committed
         self._flush_wanted = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._interrupted: list[tuple[str, int]] = []
@@ -223,12 +223,13 @@ class Engine:
     async def _run_slot(self, job: Job) -> None:
         try:
             result = await self._execute(job)
-            self._conclude(job, result)
         except NotStarted as exc:
             self._hand_back(job, exc.reason)
         except asyncio.CancelledError:  # hard stop: the runner has killed the process group
             self._interrupted.append((job.id, job.run_no))
             self.log_job("requeued", job, "interrupted before it finished; attempt not counted")
+        else:
+            await self._conclude(job, result)
         finally:
             self._slots.pop(job.id, None)
             self._wake.set()
@@ -250,9 +251,14 @@ class Engine:
             now = now_ms()
             return RunResult(None, f"could not run: {exc}", now, now, 0.0)
 
-    def _conclude(self, job: Job, result: RunResult) -> None:
-        # Queued for the next group commit; the slot frees now so claiming overlaps the write.
-        self._outcomes.append((job, result))
+    async def _conclude(self, job: Job, result: RunResult) -> None:
+        """Decide and log the outcome before the slot frees, so the log reads in the order
+        things happened; the write joins the next group commit while claiming goes on."""
+        if not result.ok:
+            await self._read_failure_policy()
+        finish = self._decide(job, result)
+        self.log_job(finish.transition.state.value, job, _describe(result, finish.transition))
+        self._outcomes.append(finish)
         self._flush_wanted.set()
 
     def _hand_back(self, job: Job, reason: str) -> None:
@@ -271,6 +277,13 @@ class Engine:
         self._ceiling = max(1, self._ceiling - 1)
         self._ceiling_until = now + CEILING_S
         self._flush_wanted.set()
+
+    async def _read_failure_policy(self) -> None:
+        """The contract: backoff-base is read when a failure happens, not at start-up. A hard
+        stop cutting the read short must not lose a finished attempt: the last policy decides."""
+        with contextlib.suppress(asyncio.CancelledError):
+            stored = await self.store.get_config()
+            self.settings = self.settings.overlay(stored, FAILURE_POLICY)
 
     async def _flush_loop(self) -> None:
         while not (self._closing and not self._outcomes and not self._unstarted):
@@ -294,18 +307,10 @@ class Engine:
                  f"paused {self._pause_s:g}s, then at most {self._ceiling} jobs at once for "
                  f"{CEILING_S:g}s")
 
-    async def _commit(self, batch: list[tuple[Job, RunResult]]) -> None:
-        """Decide every outcome, write them in one group commit, then log them."""
-        if any(not result.ok for _, result in batch):  # the contract: backoff-base is read
-            stored = await self.store.get_config()  # when a failure happens, not at start-up
-            self.settings = self.settings.overlay(stored, FAILURE_POLICY)
-        finishes = [self._decide(job, result) for job, result in batch]
-        await self.store.finish_jobs(finishes, now=now_ms())
+    async def _commit(self, batch: list[Finish]) -> None:
+        """Write the decided outcomes in one group commit (each was logged when decided)."""
+        await self.store.finish_jobs(batch, now=now_ms())
         self._wake.set()  # a drain check or a freed slot may be waiting on this commit
-        stamp = format_ms(now_ms())  # the batch became durable at one moment
-        for finish, (job, result) in zip(finishes, batch, strict=True):
-            self.log_job(finish.transition.state.value, job,
-                         _describe(result, finish.transition), stamp=stamp)
 
     def _decide(self, job: Job, result: RunResult) -> Finish:
         transition = decide(
@@ -377,13 +382,12 @@ class Engine:
 
     # -- logging ------------------------------------------------------------------------
 
-    def log(self, text: str, *, stamp: str | None = None) -> None:
-        self._log(f"{stamp or format_ms(now_ms())} {text}")
+    def log(self, text: str) -> None:
+        self._log(f"{format_ms(now_ms())} {text}")
 
-    def log_job(self, event: str, job: Job, detail: str = "", *, stamp: str | None = None) -> None:
+    def log_job(self, event: str, job: Job, detail: str = "") -> None:
         # the run number: what `show` lists and `logs --attempt` takes, also after `dlq retry`
-        line = f"{event:<9} {job.id} attempt {job.run_no}" + (f": {detail}" if detail else "")
-        self.log(line, stamp=stamp)
+        self.log(f"{event:<9} {job.id} attempt {job.run_no}" + (f": {detail}" if detail else ""))
 
 
 def prefer_pidfd_child_watcher() -> None:
