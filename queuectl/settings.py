@@ -18,6 +18,7 @@ class Key(NamedTuple):
     minimum: float
     maximum: float  # beyond it a value overflows a timestamp or a resource long before it helps
     help: str
+    seconds: bool = False  # a time: also takes durations (`2h`), stored as seconds
 
 
 KEYS: dict[str, Key] = {
@@ -26,16 +27,19 @@ KEYS: dict[str, Key] = {
         Key("max-retries", int, 3, 0, 2**31 - 1,
             "retries after the first attempt, for jobs that set none"),
         Key("backoff-base", float, 2, 1, 1e9, "a failed attempt n waits backoff-base ** n seconds"),
-        Key("backoff-max", float, 3600, 0, TEN_YEARS, "the longest wait between attempts, in seconds"),
+        Key("backoff-max", float, 3600, 0, TEN_YEARS, "the longest wait between attempts, in seconds",
+            seconds=True),
         Key("job-timeout", float, 0, 0, TEN_YEARS,
-            "seconds an attempt may run when the job sets none; 0 = none"),
+            "seconds an attempt may run when the job sets none; 0 = none", seconds=True),
         Key("worker-count", int, 1, 1, 10_000,
             "concurrent jobs per `worker start` without --concurrency"),
         Key("output-limit", int, 1_048_576, 0, 2**30, "bytes kept per stream per attempt (head + tail)"),
-        Key("kill-grace", float, 2, 0, DAY, "seconds between TERM and KILL when a job is stopped"),
+        Key("kill-grace", float, 2, 0, DAY, "seconds between TERM and KILL when a job is stopped",
+            seconds=True),
         # Below 2 s a worker busy for a moment (a fork storm, a slow commit) would look dead to
         # the others, who would kill and rerun its jobs: heartbeats come every lease / 5.
-        Key("worker-lease", float, 10, 2, DAY, "seconds without a heartbeat before a worker counts as dead"),
+        Key("worker-lease", float, 10, 2, DAY,
+            "seconds without a heartbeat before a worker counts as dead", seconds=True),
     )
 }
 MAX_CONCURRENCY = KEYS["worker-count"].maximum
@@ -62,11 +66,23 @@ def _parse_number(spec: Key, text: str) -> int | float:
     try:
         value = int(text) if spec.kind is int else float(text)
     except ValueError:
+        if spec.seconds:
+            return _parse_duration(spec, text)
         noun = "a whole number" if spec.kind is int else "a number"
         raise InvalidConfigError(f"{spec.name} must be {noun}, got {text!r}") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidConfigError(f"{spec.name} must be a finite number, got {text!r}")
     return value
+
+
+def _parse_duration(spec: Key, text: str) -> float:
+    from .durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise InvalidConfigError(f"{spec.name} must be seconds or a duration such as 90s, 5m, "
+                                 f"2h, 1h30m, got {text!r}") from None
 
 
 def format_value(value: int | float) -> str:

@@ -8,19 +8,45 @@ from ..errors import UsageError
 from ..jobs import Job, NewJob
 
 
-def enqueue(*, db: str | None, job: str | None, file: str | None,
-            overrides: dict[str, Any], json_out: bool) -> None:
+def enqueue(*, db: str | None, job: str | None = None, file: str | None = None,
+            json_out: bool = False, quiet: bool = False, **flags: Any) -> None:
+    """`flags`: the job fields of the flag table as typed (None = not given)."""
     from ..spec import build_jobs, documents_from_arg, documents_from_file
     from ..store import resolve
     from ..timeutil import now_ms
 
     if (job is None) == (file is None):
         raise UsageError("give a JOB argument or --file, exactly one")
+    if json_out and quiet:
+        raise UsageError("give --json or --quiet, not both")
+    now = now_ms()
+    overrides = field_overrides(flags, now=now)
     documents = documents_from_arg(job) if file is None else documents_from_file(read_input(file))
     if overrides.get("id") is not None and len(documents) > 1:
         raise UsageError("--id names one job, but the input holds several")
-    jobs = insert(resolve(db), build_jobs(documents, overrides, now=now_ms()))
-    print_enqueued(jobs, json_out=json_out, single=file is None and not job.lstrip().startswith("["))
+    jobs = insert(resolve(db), build_jobs(documents, overrides, now=now))
+    if not quiet:
+        print_enqueued(jobs, json_out=json_out,
+                       single=file is None and not job.lstrip().startswith("["))
+
+
+def field_overrides(flags: dict[str, Any], *, now: int) -> dict[str, Any]:
+    """Flag text -> the values spec.build_jobs takes: durations to seconds, --run-at to
+    ISO-8601 (a bad one is exit 2 naming the flag)."""
+    from .flags import seconds_flag
+
+    overrides = dict(flags)
+    for name in ("delay", "timeout"):
+        overrides[name] = seconds_flag(f"--{name}", flags.get(name))
+    if flags.get("run_at") is not None:
+        from ..run_at import parse_run_at
+        from ..timeutil import format_ms
+
+        try:
+            overrides["run_at"] = format_ms(parse_run_at(flags["run_at"], now=now))
+        except ValueError as exc:
+            raise UsageError(f"--run-at: {exc}") from None
+    return overrides
 
 
 def insert(location: str, new_jobs: list[NewJob]) -> list[Job]:

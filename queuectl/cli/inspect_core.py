@@ -7,7 +7,8 @@ from .context import load_settings, run_reading
 from .output import JobListPrinter, metrics_dict, print_json, print_table, worker_dict
 
 
-def list_jobs(*, db: str | None, state: str | None, limit: int | None, json_out: bool) -> None:
+def list_jobs(*, db: str | None, state: str | None = None, limit: int | None = None,
+              json_out: bool = False) -> None:
     from ..jobs import STATES, JobState
 
     if state is not None and state not in STATES:
@@ -25,7 +26,7 @@ def list_jobs(*, db: str | None, state: str | None, limit: int | None, json_out:
         sys.stderr.write("no jobs\n")
 
 
-def status(*, db: str | None, json_out: bool) -> None:
+def status(*, db: str | None, json_out: bool = False) -> None:
     from ..timeutil import now_ms
 
     async def fetch(store):
@@ -40,6 +41,8 @@ def status(*, db: str | None, json_out: bool) -> None:
         "dlq": counts["dead"],
         "workers": [worker_dict(w) for w in workers],
         "metrics": metrics_dict(metrics),
+        "slots": sum(w.concurrency for w in workers),  # job slots of the live workers
+        "running": sum(w.running for w in workers),  # as of each worker's last heartbeat
     }
     if json_out:
         print_json(document)
@@ -64,9 +67,13 @@ def _print_status(doc: dict) -> None:
     p95 = "-" if m["p95_duration"] is None else f"{m['p95_duration']:.3f}s"
     sys.stdout.write(
         f"\nDLQ: {paint(str(doc['dlq']), 'dead' if doc['dlq'] else '')}   "
-        f"workers: {len(doc['workers'])} active, "
-        f"{sum(w['running'] for w in doc['workers'])} jobs running\n"
+        f"workers: {_count(len(doc['workers']), 'process', 'processes')}, "
+        f"{_count(doc['slots'], 'slot', 'slots')}, {doc['running']} running\n"
         f"last minute: {m['completed_last_minute']} completed, {m['failed_last_minute']} failed   "
         f"last hour: {m['completed_last_hour']} completed, {m['failed_last_hour']} failed\n"
         f"duration (last hour): mean {mean}, p95 {p95}\n"
     )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"

@@ -2,13 +2,19 @@
 
 typer 0.29 imports pydantic and costs 60-100 ms before a command runs; for `enqueue`,
 `status` and `list` that is most of the time a user waits, and for `worker start` most of
-its start-up. This parser accepts a strict subset
-of their typer forms (long flags, each at most once) and calls the same core functions; any
-other argument list returns None and goes to typer, so the two doors cannot disagree.
+its start-up. This parser accepts a strict subset of their typer forms (the flags of the
+one table in flags.py, each given at most once as `FLAG VALUE`) and calls the same core
+functions; any other argument list returns None and goes to typer, so the two doors cannot
+disagree.
 """
 
-from collections.abc import Callable
+import os
 from typing import Any
+
+from .flags import FLAGS, INT, SWITCH, Flag
+
+POSITIONAL = {"enqueue": "job"}
+COMPLETE_VAR = "_QUEUECTL_COMPLETE"  # set by the shell completion scripts: typer answers
 
 
 def _int(text: str) -> int:
@@ -18,27 +24,18 @@ def _int(text: str) -> int:
     return int(text)
 
 
-# command -> {flag: value parser, or None for a boolean flag}
-FLAGS: dict[str, dict[str, Callable[[str], Any] | None]] = {
-    "enqueue": {"--file": str, "-f": str, "--json": None, "--queue": str, "--batch": str,
-                "--cwd": str, "--unique-key": str},
-    "status": {"--json": None},
-    "list": {"--state": str, "--limit": _int, "--json": None},
-    "worker start": {"--count": _int, "--concurrency": _int, "-c": _int, "--drain": None},
+BY_FORM: dict[str, dict[str, Flag]] = {
+    command: {form: f for f in flags for form in f.forms} for command, flags in FLAGS.items()
 }
-POSITIONAL = {"enqueue": "job"}
-NAMES = {"--file": "file", "-f": "file", "--json": "json_out", "--state": "state",
-         "--limit": "limit", "--count": "count", "--concurrency": "count", "-c": "count",
-         "--drain": "drain", "--queue": "queue", "--batch": "batch", "--cwd": "cwd",
-         "--unique-key": "unique_key"}
-ENQUEUE_OVERRIDES = ("queue", "batch", "cwd", "unique_key")  # flags passed on as job fields
 
 
 def parse(args: list[str]) -> tuple[str, dict[str, Any]] | None:
+    if COMPLETE_VAR in os.environ:
+        return None
     db, rest = _global_db(list(args))
     if rest[:2] == ["worker", "start"]:
         rest = ["worker start", *rest[2:]]
-    if not rest or rest[0] not in FLAGS:
+    if not rest or rest[0] not in BY_FORM:
         return None
     command, words = rest[0], iter(rest[1:])
     found: dict[str, Any] = {}
@@ -59,13 +56,14 @@ def _global_db(rest: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _one(command: str, word: str, words) -> tuple[str, Any] | None:
-    flags = FLAGS[command]
-    if word in flags:
-        if flags[word] is None:
-            return NAMES[word], True
+    spec = BY_FORM[command].get(word)
+    if spec is not None:
+        if spec.kind == SWITCH:
+            return spec.name, True
         value = next(words, None)
         try:
-            return (NAMES[word], flags[word](value)) if value is not None else None
+            return (spec.name, _int(value) if spec.kind == INT else value) \
+                if value is not None else None
         except ValueError:
             return None  # typer words the error
     if not word.startswith("-") and command in POSITIONAL:
@@ -74,26 +72,13 @@ def _one(command: str, word: str, words) -> tuple[str, Any] | None:
 
 
 def run(command: str, found: dict[str, Any]) -> int:
-    """Run a parsed command; returns its exit code."""
-    json_out = found.pop("json_out", False)
+    """Run a parsed command with the same core function typer calls; returns its exit code."""
     if command == "enqueue":  # imports only what an insert needs: no asyncio
-        from . import enqueue_core
-
-        overrides = {name: found[name] for name in ENQUEUE_OVERRIDES if name in found}
-        enqueue_core.enqueue(db=found["db"], job=found.get("job"), file=found.get("file"),
-                             overrides=overrides, json_out=json_out)
+        from .enqueue_core import enqueue as core
     elif command == "worker start":
-        from .worker_core import start_worker
-
-        return start_worker(db=found["db"], count=found.get("count"),
-                            drain=found.get("drain", False))
+        from .worker_core import start_worker as core
     elif command == "status":
-        from .inspect_core import status
-
-        status(db=found["db"], json_out=json_out)
+        from .inspect_core import status as core
     else:
-        from .inspect_core import list_jobs
-
-        list_jobs(db=found["db"], state=found.get("state"), limit=found.get("limit"),
-                  json_out=json_out)
-    return 0
+        from .inspect_core import list_jobs as core
+    return core(**found) or 0

@@ -5,7 +5,7 @@ from ..errors import UsageError
 from .context import load_settings, run_with_store
 
 
-def start_worker(*, db: str | None, count: int | None, drain: bool) -> int:
+def start_worker(*, db: str | None, count: int | None = None, drain: bool = False) -> int:
     """Run an engine in the foreground until stopped or drained; returns the exit code."""
     from ..settings import MAX_CONCURRENCY
 

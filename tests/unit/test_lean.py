@@ -16,15 +16,19 @@ from queuectl.cli import lean
     (["--db", "/x.db", "worker", "start", "--concurrency", "50", "--drain"],
      ("worker start", {"count": 50, "drain": True, "db": "/x.db"})),
     (["worker", "start", "-c", "2"], ("worker start", {"count": 2, "db": None})),
+    (["enqueue", "-p", "3", "-d", "5m", "-q", "x"],
+     ("enqueue", {"priority": 3, "delay": "5m", "quiet": True, "job": "x", "db": None})),
+    (["list", "-n", "3", "-s", "dead"], ("list", {"limit": 3, "state": "dead", "db": None})),
 ])
 def test_the_scripted_forms_are_parsed(args, expected):
     assert lean.parse(args) == expected
 
 
 @pytest.mark.parametrize("args", [
-    [], ["--help"], ["enqueue", "--help"], ["enqueue", "--priority", "3", "x"],
+    [], ["--help"], ["enqueue", "--help"], ["enqueue", "--priority=3", "x"], ["enqueue", "-p3", "x"],
     ["enqueue", "a", "b"], ["enqueue", "--json", "--json", "x"], ["enqueue", "--file"],
-    ["list", "--limit", "many"], ["list", "-n", "3"], ["status", "extra"],
+    ["list", "--limit", "many"], ["enqueue", "-qp", "3", "x"], ["status", "extra"],
+    ["enqueue", "-p", "3", "--priority", "4", "x"], ["--install-completion"], ["--show-completion"],
     ["--debug", "status"], ["enqueue", "--", "-x"], ["worker", "start", "--help"],
     ["worker", "start", "--count", "2", "--concurrency", "3"], ["worker", "stop"],
     ["worker", "start", "--concurrency=4"], ["worker", "start", "--drain", "x"],
@@ -32,3 +36,8 @@ def test_the_scripted_forms_are_parsed(args, expected):
 ])
 def test_everything_else_goes_to_typer(args):
     assert lean.parse(args) is None
+
+
+def test_a_shell_asking_for_completions_goes_to_typer(monkeypatch):
+    monkeypatch.setenv("_QUEUECTL_COMPLETE", "complete_bash")
+    assert lean.parse(["status"]) is None

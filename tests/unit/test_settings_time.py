@@ -130,3 +130,21 @@ def test_seconds_between():
 def test_years_before_1000_are_padded_to_four_digits():
     assert format_ms(parse_iso("0999-05-06T07:08:09.5Z")) == "0999-05-06T07:08:09.500Z"
     assert format_ms(parse_iso("0001-01-01T00:00:00Z")) == "0001-01-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize(("key", "text", "seconds"), [
+    ("backoff-max", "2h", 7200), ("job-timeout", "1h30m", 5400), ("kill-grace", "500ms", 0.5),
+    ("worker-lease", "1m", 60), ("backoff-max", "90", 90),
+])
+def test_time_valued_keys_take_durations(key, text, seconds):
+    assert parse_value(key, text) == seconds
+
+
+@pytest.mark.parametrize(("key", "text", "fragment"), [
+    ("backoff-max", "forever", "duration"), ("worker-lease", "1s", "between"),
+    ("max-retries", "5m", "whole number"), ("backoff-base", "2s", "a number"),
+    ("job-timeout", "-1m", "duration"),
+])
+def test_durations_only_where_seconds_are_asked_for(key, text, fragment):
+    with pytest.raises(InvalidConfigError, match=fragment):
+        parse_value(key, text)
