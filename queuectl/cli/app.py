@@ -35,7 +35,7 @@ def _root(
 def build_app() -> typer.Typer:
     from . import bench_cmd, config_cmd, dlq_cmd, jobs_cmd, migrate_cmd, worker_cmd
 
-    app = typer.Typer(add_completion=False, no_args_is_help=True,
+    app = typer.Typer(no_args_is_help=True,
                       context_settings={"help_option_names": ["-h", "--help"]})
     app.callback()(_root)
     jobs_cmd.register(app)

@@ -4,6 +4,7 @@ import sys
 
 import typer
 
+from .completion import complete_config_key
 from .context import reading_store, with_store
 from .output import print_json, print_table
 
@@ -33,7 +34,8 @@ def list_config(ctx: typer.Context,
 
 
 @app.command()
-def get(ctx: typer.Context, key: str = typer.Argument(None, help="A key; all when absent.")) -> None:
+def get(ctx: typer.Context, key: str = typer.Argument(None, help="A key; all when absent.",
+                                                     autocompletion=complete_config_key)) -> None:
     """Print a key's bare value (all keys as key=value without KEY)."""
     from ..settings import KEYS, canonical_key, format_value
 
@@ -46,8 +48,10 @@ def get(ctx: typer.Context, key: str = typer.Argument(None, help="A key; all whe
 
 
 @app.command("set", context_settings={"ignore_unknown_options": True})  # "-1" is a value
-def set_(ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...)) -> None:
-    """Persist a value in the store."""
+def set_(ctx: typer.Context,
+         key: str = typer.Argument(..., autocompletion=complete_config_key),
+         value: str = typer.Argument(...)) -> None:
+    """Persist a value in the store. Time-valued keys take durations: `backoff-max 2h`."""
     from ..settings import canonical_key, format_value, parse_value
 
     name = canonical_key(key)

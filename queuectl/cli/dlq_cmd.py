@@ -5,7 +5,9 @@ import sys
 import typer
 
 from ..errors import UsageError
+from .completion import complete_dead_id
 from .context import reading_store, with_store
+from .flags import QUIET, typer_option
 from .output import JobListPrinter
 
 app = typer.Typer(no_args_is_help=True)
@@ -30,8 +32,10 @@ def list_dead(ctx: typer.Context,
 @app.command()
 def retry(
     ctx: typer.Context,
-    ids: list[str] = typer.Argument(None, metavar="ID...", help="Dead jobs to run again."),
+    ids: list[str] = typer.Argument(None, metavar="ID...", help="Dead jobs to run again.",
+                                    autocompletion=complete_dead_id),
     all_: bool = typer.Option(False, "--all", help="Retry every dead job."),
+    quiet: bool = typer_option(QUIET),
 ) -> None:
     """Move dead jobs back to pending with attempts reset to 0 (history is kept)."""
     from ..timeutil import now_ms
@@ -40,6 +44,7 @@ def retry(
         raise UsageError("give job ids or --all, exactly one")
     wanted = None if all_ else list(dict.fromkeys(ids))  # each job once, in the order given
     retried = with_store(ctx, lambda store: store.retry_dead(wanted, now=now_ms()))
-    sys.stdout.write("".join(f"{job_id}\n" for job_id in retried))
+    if not quiet:
+        sys.stdout.write("".join(f"{job_id}\n" for job_id in retried))
     if all_ and not retried:
         sys.stderr.write("the dead letter queue is empty\n")

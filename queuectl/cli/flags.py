@@ -6,14 +6,14 @@ with both and compares. Typer-free at import: the lean door must not pay for typ
 
 from typing import Any, NamedTuple
 
-TEXT, INT, SWITCH = "text", "int", "switch"
+TEXT, INT, SWITCH, MANY = "text", "int", "switch", "many"  # MANY: repeatable, values add up
 DURATION_HELP = "seconds, or e.g. 500ms, 90s, 5m, 1h30m, 7d"
 
 
 class Flag(NamedTuple):
     name: str  # the keyword the command function (and its core function) receives
     forms: tuple[str, ...]  # the long form first
-    kind: str  # TEXT, INT or SWITCH (durations and times are TEXT: parsed by the core)
+    kind: str  # TEXT, INT, SWITCH or MANY (durations and times are TEXT: parsed by the core)
     help: str
     metavar: str | None = None
 
@@ -35,6 +35,14 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
              "DURATION"),
         Flag("timeout", ("--timeout", "-t"), TEXT,
              f"Longest an attempt may run: {DURATION_HELP}.", "DURATION"),
+        Flag("queue", ("--queue",), TEXT, "Queue name (default: default).", "NAME"),
+        Flag("batch", ("--batch",), TEXT, "Batch name (default: a new batch id).", "NAME"),
+        Flag("cwd", ("--cwd",), TEXT, "Absolute directory to run in (default: here).", "DIR"),
+        Flag("env", ("--env",), MANY, "Add to the job's environment (repeatable).",
+             "NAME=VALUE"),
+        Flag("unique_key", ("--unique-key",), TEXT,
+             "Enqueue nothing while a job with this key is unfinished.", "KEY"),
+        Flag("after", ("--after",), MANY, "Run only once job ID completed (repeatable).", "ID"),
         JSON,
         QUIET,
     ),

@@ -5,7 +5,9 @@ import sys
 import typer
 
 from ..errors import UsageError
+from .completion import complete_job_id, complete_state
 from .context import options, reading_store
+from .flags import option
 from .output import (
     attempt_dict,
     job_dict,
@@ -25,40 +27,43 @@ def register(app: typer.Typer) -> None:
 def enqueue(
     ctx: typer.Context,
     job: str = typer.Argument(None, help="A JSON job object (or array), or a plain shell command."),
-    file: str = typer.Option(None, "--file", "-f",
-                             help="Enqueue many: JSON, array or JSON Lines; - = stdin."),
-    id: str = typer.Option(None, "--id", help="Job id (generated when absent)."),
-    max_retries: int = typer.Option(None, "--max-retries", help="Retries after the first attempt."),
-    priority: int = typer.Option(None, "--priority", help="Higher runs first."),
-    run_at: str = typer.Option(None, "--run-at", help="ISO-8601 time with offset or Z."),
-    delay: float = typer.Option(None, "--delay", help="Seconds from now."),
-    timeout: float = typer.Option(None, "--timeout", help="Seconds an attempt may run."),
-    queue: str = typer.Option(None, "--queue", help="Queue name (default: default)."),
-    batch: str = typer.Option(None, "--batch", help="Batch name (default: a new batch id)."),
-    cwd: str = typer.Option(None, "--cwd", help="Absolute directory to run in (default: here)."),
-    env: list[str] = typer.Option(None, "--env", metavar="NAME=VALUE",
-                                  help="Add to the job's environment (repeatable)."),
-    unique_key: str = typer.Option(None, "--unique-key",
-                                   help="Enqueue nothing while a job with this key is unfinished."),
-    after: list[str] = typer.Option(None, "--after", metavar="ID",
-                                    help="Run only once job ID completed (repeatable)."),
-    json_out: bool = JSON_FLAG,
+    file: str = option("enqueue", "file"),
+    id: str = option("enqueue", "id"),
+    priority: int = option("enqueue", "priority"),
+    max_retries: int = option("enqueue", "max_retries"),
+    run_at: str = option("enqueue", "run_at"),
+    delay: str = option("enqueue", "delay"),
+    timeout: str = option("enqueue", "timeout"),
+    queue: str = option("enqueue", "queue"),
+    batch: str = option("enqueue", "batch"),
+    cwd: str = option("enqueue", "cwd"),
+    env: list[str] = option("enqueue", "env"),
+    unique_key: str = option("enqueue", "unique_key"),
+    after: list[str] = option("enqueue", "after"),
+    json_out: bool = option("enqueue", "json_out"),
+    quiet: bool = option("enqueue", "quiet"),
 ) -> None:
-    """Add jobs to the queue; prints their ids."""
+    """Add jobs to the queue; prints their ids.
+
+    \b
+    queuectl enqueue 'make test'
+    queuectl enqueue -p 5 -t 30s -m 1 '{"command": "./build.sh"}'
+    queuectl enqueue -d 5m 'poll.sh'            # due in five minutes
+    queuectl enqueue -r 23:30 -i nightly 'backup.sh'
+    """
     from .enqueue_core import enqueue as enqueue_jobs
 
-    overrides = {"id": id, "max_retries": max_retries, "priority": priority,
-                 "run_at": run_at, "delay": delay, "timeout": timeout, "queue": queue,
-                 "batch": batch, "cwd": cwd, "env": env, "unique_key": unique_key,
-                 "after": after}
-    enqueue_jobs(db=options(ctx).db, job=job, file=file, overrides=overrides, json_out=json_out)
+    enqueue_jobs(db=options(ctx).db, job=job, file=file, id=id, priority=priority,
+                 max_retries=max_retries, run_at=run_at, delay=delay, timeout=timeout,
+                 queue=queue, batch=batch, cwd=cwd, env=env, unique_key=unique_key, after=after,
+                 json_out=json_out, quiet=quiet)
 
 
 def list_jobs(
     ctx: typer.Context,
-    state: str = typer.Option(None, "--state", "-s", help="Only jobs in this state."),
-    limit: int = typer.Option(None, "--limit", "-n", help="At most this many jobs."),
-    json_out: bool = JSON_FLAG,
+    state: str = option("list", "state", autocompletion=complete_state),
+    limit: int = option("list", "limit"),
+    json_out: bool = option("list", "json_out"),
 ) -> None:
     """Jobs in enqueue order."""
     from .inspect_core import list_jobs as list_core
@@ -66,7 +71,8 @@ def list_jobs(
     list_core(db=options(ctx).db, state=state, limit=limit, json_out=json_out)
 
 
-def show(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
+def show(ctx: typer.Context,
+         job_id: str = typer.Argument(..., metavar="ID", autocompletion=complete_job_id),
          json_out: bool = JSON_FLAG) -> None:
     """One job with its attempt history."""
 
@@ -101,21 +107,27 @@ def show_value(value) -> str:
     return "-" if value is None else str(value)
 
 
-def logs(ctx: typer.Context, job_id: str = typer.Argument(..., metavar="ID"),
+def logs(ctx: typer.Context,
+         job_id: str = typer.Argument(..., metavar="ID", autocompletion=complete_job_id),
          attempt: int = typer.Option(None, "--attempt", "-a",
-                                     help="Attempt number (default: latest).")) -> None:
+                                     help="Attempt number (default: latest)."),
+         all_: bool = typer.Option(False, "--all",
+                                   help="Every attempt, each under a `--- attempt N ---` line.")
+         ) -> None:
     """Captured stdout (to stdout) and stderr (to stderr) of an attempt."""
     if attempt is not None and not 1 <= attempt < 2**31:
         raise UsageError(f"--attempt must be between 1 and {2**31 - 1}, got {attempt}")
-    output = reading_store(ctx, lambda store: store.output(job_id, attempt))
-    sys.stdout.flush()
-    sys.stdout.buffer.write(output.stdout)
-    sys.stdout.buffer.flush()
-    sys.stderr.buffer.write(output.stderr)
-    sys.stderr.buffer.flush()
+    if attempt is not None and all_:
+        raise UsageError("give --attempt or --all, not both")
+    from .logs_core import every_attempt, print_all_attempts, write_output
+
+    if all_:
+        print_all_attempts(reading_store(ctx, lambda store: every_attempt(store, job_id)))
+    else:
+        write_output(reading_store(ctx, lambda store: store.output(job_id, attempt)))
 
 
-def status(ctx: typer.Context, json_out: bool = JSON_FLAG) -> None:
+def status(ctx: typer.Context, json_out: bool = option("status", "json_out")) -> None:
     """Jobs per state, the DLQ, live workers and recent execution metrics."""
     from .inspect_core import status as status_core
 

@@ -11,7 +11,7 @@ disagree.
 import os
 from typing import Any
 
-from .flags import FLAGS, INT, SWITCH, Flag
+from .flags import FLAGS, INT, MANY, SWITCH, Flag
 
 POSITIONAL = {"enqueue": "job"}
 COMPLETE_VAR = "_QUEUECTL_COMPLETE"  # set by the shell completion scripts: typer answers
@@ -41,9 +41,15 @@ def parse(args: list[str]) -> tuple[str, dict[str, Any]] | None:
     found: dict[str, Any] = {}
     for word in words:
         parsed = _one(command, word, words)
-        if parsed is None or parsed[0] in found:
+        if parsed is None:
             return None
-        found[parsed[0]] = parsed[1]
+        name, value = parsed
+        if isinstance(value, list):  # a repeatable flag: its values add up
+            found[name] = found.get(name, []) + value
+        elif name in found:
+            return None  # given twice: typer decides what that means
+        else:
+            found[name] = value
     return command, found | {"db": db}
 
 
@@ -61,9 +67,12 @@ def _one(command: str, word: str, words) -> tuple[str, Any] | None:
         if spec.kind == SWITCH:
             return spec.name, True
         value = next(words, None)
+        if value is None:
+            return None
+        if spec.kind == MANY:  # repeatable: parse() adds the values up, in order
+            return spec.name, [value]
         try:
-            return (spec.name, _int(value) if spec.kind == INT else value) \
-                if value is not None else None
+            return spec.name, _int(value) if spec.kind == INT else value
         except ValueError:
             return None  # typer words the error
     if not word.startswith("-") and command in POSITIONAL:

@@ -4,8 +4,9 @@ import sys
 
 import typer
 
-from ..errors import UsageError
+from ..errors import QueuectlError
 from .context import load_settings, options, reading_store, with_store
+from .flags import DURATION_HELP, option, seconds_flag
 from .inspect_core import live_workers
 from .output import print_json, print_table, worker_dict
 
@@ -15,9 +16,8 @@ app = typer.Typer(no_args_is_help=True)
 @app.command()
 def start(
     ctx: typer.Context,
-    count: int = typer.Option(None, "--count", "--concurrency", "-c",
-                              help="Concurrent jobs (default: config worker-count)."),
-    drain: bool = typer.Option(False, "--drain", help="Exit once nothing is left to run."),
+    count: int = option("worker start", "count"),
+    drain: bool = option("worker start", "drain"),
 ) -> None:
     """Run jobs in the foreground until stopped (SIGINT/SIGTERM or `worker stop`)."""
     from .worker_core import start_worker
@@ -26,37 +26,52 @@ def start(
 
 
 @app.command()
-def stop(ctx: typer.Context, timeout: float = typer.Option(
-        30.0, "--timeout", help="Seconds to wait for the workers to exit.")) -> None:
-    """Ask every running worker to stop gracefully, and wait for them to exit."""
-    if timeout < 0:
-        raise UsageError("--timeout must be >= 0")
-    asked, left = with_store(ctx, lambda store: _stop_all(store, timeout))
-    if not asked:
-        sys.stdout.write("no workers running\n")
-    elif not left:
-        sys.stdout.write(f"stopped {len(asked)} worker(s): {', '.join(asked)}\n")
+def stop(
+    ctx: typer.Context,
+    timeout: str = typer.Option("30", "--timeout", metavar="DURATION",
+                                help=f"Longest wait for the workers to exit: {DURATION_HELP}."),
+    json_out: bool = typer.Option(False, "--json", help="Print the stopped workers as JSON."),
+) -> None:
+    """Ask every running worker to stop gracefully, and wait for them to exit.
+
+    Prints one line: `2 workers stopped` or `no worker was running`."""
+    seconds = seconds_flag("--timeout", timeout)
+    asked, left = with_store(ctx, lambda store: _stop_all(store, seconds))
+    stopped = [w for w in asked if w.id not in left]
+    if json_out:
+        print_json([worker_dict(w) for w in stopped])
+    elif asked:
+        sys.stdout.write(f"{_workers(len(stopped))} stopped\n")
     else:
-        sys.stdout.write(f"asked {len(asked)} worker(s) to stop; "
-                         f"{len(left)} still running after {timeout:g}s: {', '.join(left)}\n")
-        raise typer.Exit(1)
+        sys.stdout.write("no worker was running\n")
+    if left:
+        from ..durations import format_duration
+
+        raise QueuectlError(f"{_workers(len(left))} still running after "
+                            f"{format_duration(seconds)}: "
+                            f"{', '.join(sorted(left))}")
 
 
-async def _stop_all(store, timeout: float) -> tuple[list[str], list[str]]:
+def _workers(n: int) -> str:
+    return f"{n} worker{'' if n == 1 else 's'}"
+
+
+async def _stop_all(store, timeout: float) -> tuple[list, set[str]]:
+    """The live workers asked to stop, and the ids of those still alive at the deadline."""
     import asyncio
     import time
 
     from ..timeutil import now_ms
 
     settings = await load_settings(store)
-    live = {w.id for w in await live_workers(store, settings, now_ms())}
+    live = await live_workers(store, settings, now_ms())
     await store.request_stop()
     deadline = time.monotonic() + timeout
-    left = live
+    left = {w.id for w in live}
     while left and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-        left = live & {w.id for w in await live_workers(store, settings, now_ms())}
-    return sorted(live), sorted(left)
+        left &= {w.id for w in await live_workers(store, settings, now_ms())}
+    return live, left
 
 
 @app.command("list")

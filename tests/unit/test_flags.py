@@ -7,10 +7,10 @@ from typer.main import get_command
 
 from queuectl.cli import lean
 from queuectl.cli.app import build_app
-from queuectl.cli.flags import FLAGS, INT, SWITCH, TEXT
+from queuectl.cli.flags import FLAGS, INT, MANY, SWITCH, TEXT
 
 ROOT = get_command(build_app())
-SAMPLE = {TEXT: "5m", INT: "-7"}  # a negative number: also a value, never a flag
+SAMPLE = {TEXT: "5m", INT: "-7", MANY: "A=1"}  # a negative number: a value, never a flag
 POSITIONAL = {"enqueue": ["echo hi"]}
 FORMS = [(command, spec, form) for command, flags in FLAGS.items()
          for spec in flags for form in spec.forms]
@@ -22,7 +22,8 @@ def typer_params(command: str, words: list[str]) -> dict:
     for name in command.split():
         node = node.commands[name]
     ctx = node.make_context(command, list(words))
-    return {k: v for k, v in ctx.params.items() if v is not None and v is not False}
+    given = {k: v for k, v in ctx.params.items() if v not in (None, False, (), [])}
+    return {k: list(v) if isinstance(v, tuple | list) else v for k, v in given.items()}
 
 
 def lean_params(args: list[str]) -> dict:
@@ -50,6 +51,12 @@ def test_all_flags_at_once_mean_the_same_to_both_doors(command):
     assert lean_params([*command.split(), *words]) == typer_params(command, words)
 
 
+def test_a_repeatable_flag_adds_up_in_both_doors():
+    words = ["--env", "A=1", "--after", "x", "--env", "B=2", "--after", "y", "true"]
+    assert lean_params(["enqueue", *words]) == typer_params("enqueue", words)
+    assert lean_params(["enqueue", *words])["env"] == ["A=1", "B=2"]
+
+
 @pytest.mark.parametrize("command", FLAGS)
 def test_the_typer_command_has_exactly_the_tables_options(command):
     node = ROOT
@@ -61,4 +68,4 @@ def test_the_typer_command_has_exactly_the_tables_options(command):
         param = options[spec.name]
         assert set(param.opts) | set(param.secondary_opts) == set(spec.forms)
         annotation = param.type_descriptor.annotation
-        assert annotation is {SWITCH: bool, INT: int, TEXT: str}[spec.kind], spec.name
+        assert annotation == {SWITCH: bool, INT: int, TEXT: str, MANY: list[str]}[spec.kind], spec.name
