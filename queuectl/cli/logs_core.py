@@ -30,8 +30,9 @@ def header(attempt: Attempt) -> str:
     parts = ["no exit code" if attempt.exit_code is None else f"exit {attempt.exit_code}"]
     if attempt.error and attempt.error != f"exit code {attempt.exit_code}":
         parts.append(attempt.error)
-    if attempt.duration is not None:
-        parts.append(format_duration(attempt.duration))
+    if attempt.duration is not None:  # to the ms as in `show`; a long one as 1h30m
+        d = attempt.duration
+        parts.append(f"{d:.3f}s" if d < 60 else format_duration(d))
     return f"--- attempt {attempt.n} ({', '.join(parts)}) ---"
 
 

@@ -18,8 +18,8 @@ def test_short_flags_set_the_same_fields_as_the_long_ones(q):
     job = q.job("short")
     assert (job["priority"], job["max_retries"], job["timeout"]) == (5, 2, 30)
     assert job["run_at"] == "2030-12-24T18:00:00.000Z"
-    delayed = q.json("enqueue", "-d", "90", "--json", "true")
-    assert ts(delayed["run_at"]) - ts(delayed["created_at"]) == pytest.approx(90, abs=1)  # from the parse, not the insert
+    delayed = q.json("enqueue", "-d", "90", "--json", "true")  # counted from the parse, not
+    assert ts(delayed["run_at"]) - ts(delayed["created_at"]) == pytest.approx(90, abs=1)  # insert
 
 
 def test_enqueue_help_lists_the_short_flags_and_a_duration(q):
@@ -191,8 +191,8 @@ def test_logs_all_prints_every_attempt_under_a_header(q):
     lines = cp.stdout.splitlines()
     headers = [line for line in lines if line.startswith("--- ")]
     assert len(headers) == 3
-    assert re.fullmatch(r"--- attempt 1 \(exit 1, [\d.]+s\) ---", headers[0]), headers
-    assert re.fullmatch(r"--- attempt 3 \(exit 0, [\d.]+s\) ---", headers[2]), headers
+    assert re.fullmatch(r"--- attempt 1 \(exit 1, \d+\.\d{3}s\) ---", headers[0]), headers
+    assert re.fullmatch(r"--- attempt 3 \(exit 0, \d+\.\d{3}s\) ---", headers[2]), headers
     assert lines == [headers[0], "out 1", headers[1], "out 2", headers[2], "out 3"]
     assert cp.stderr == "err 1\nerr 2\nerr 3\n"
 
@@ -201,7 +201,7 @@ def test_logs_all_names_the_error_when_it_says_more_than_the_exit_code(q):
     q.enqueue({"id": "slow", "command": "sleep 5", "timeout": 0.2, "max_retries": 0})
     q.drain()
     header = q.ok("logs", "slow", "--all").stdout.splitlines()[0]
-    assert re.fullmatch(r"--- attempt 1 \(no exit code, timed out after 0\.2s, [\d.]+s\) ---",
+    assert re.fullmatch(r"--- attempt 1 \(no exit code, timed out after 0\.2s, \d+\.\d{3}s\) ---",
                         header), header
 
 
