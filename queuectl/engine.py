@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from .decide import decide
 from .jobs import Finish, Job, JobState, RunResult, WorkerInfo
-from .runner import NotStarted, kill_tagged_groups, run_command
+from .runner import NotStarted, end_tagged_groups, run_command
 from .settings import Settings
 from .store.base import Store
 from .store.doorbell import STOP
@@ -35,7 +35,7 @@ PAUSE_MIN_S, PAUSE_MAX_S = 0.25, 5.0
 CEILING_S = 5.0
 FAILURE_POLICY = ("backoff-base", "backoff-max")  # re-read from the store at every failure
 # Every job's environment names its worker and itself, so a rescuer on the same host can find
-# the processes of a dead worker's jobs -- and only those (kill_tagged_groups).
+# the processes of a dead worker's jobs -- and only those (end_tagged_groups).
 WORKER_VAR, JOB_VAR = "QUEUECTL_WORKER_ID", "QUEUECTL_JOB_ID"
 TAGS = (WORKER_VAR, JOB_VAR)
 
@@ -360,11 +360,11 @@ class Engine:
         if gone:  # certainly dead: their jobs' processes die *before* the jobs are requeued
             held = [(job.worker_id, job.id) async for job in
                     self.store.iter_jobs(state=JobState.PROCESSING) if job.worker_id in gone]
-            kill_tagged_groups(TAGS, held)
+            await end_tagged_groups(TAGS, held)
         rescued = await self.store.rescue_lost_jobs(
             dead_workers=[(w.id, w.heartbeat_at) for w in dead], now=now)
         hung = {w.id for w in dead if w.host == self.host} - gone  # alive but silent a lease
-        kill_tagged_groups(TAGS, [(j.worker_id, j.job_id) for j in rescued if j.worker_id in hung])
+        await end_tagged_groups(TAGS, [(j.worker_id, j.job_id) for j in rescued if j.worker_id in hung])
         for job in rescued:
             self.log(f"rescued  {job.job_id} from lost worker {job.worker_id} -> {job.state}")
         if rescued:

@@ -25,6 +25,8 @@ T = TypeVar("T")
 
 PIPE_DRAIN_S = 0.5  # once the group is gone, how long an escaped (setsid) process may hold our pipes
 GROUP_POLL_S = 0.02
+KILL_WAIT_S = 2.0  # after SIGKILL, how long to wait for the group to be gone (it is, in ms)
+KILL_POLL_S = 0.005
 # Linux refuses a single argv string over MAX_ARG_STRLEN (128 KiB) with E2BIG: longer commands
 # are written to a private (0600) temporary script that the shell reads instead.
 INLINE_COMMAND_LIMIT = 64 * 1024
@@ -303,6 +305,19 @@ async def _clear_group(pgid: int, grace: float, *, force: bool = False) -> None:
     while time.monotonic() < deadline and _group_alive(pgid):
         await asyncio.sleep(GROUP_POLL_S)
     _signal_group(pgid, signal.SIGKILL)
+    await until_gone({pgid})
+
+
+async def until_gone(groups: set[int], within: float = KILL_WAIT_S) -> set[int]:
+    """Wait until no member of `groups` is alive (or `within` passes); returns those left. A
+    SIGKILLed process runs until the kernel schedules its exit: under load, milliseconds after
+    the signal -- time enough for a rerun to start beside it, or for the worker to exit first."""
+    deadline = time.monotonic() + within
+    groups = {pgid for pgid in groups if _group_alive(pgid)}
+    while groups and time.monotonic() < deadline:
+        await asyncio.sleep(KILL_POLL_S)
+        groups = {pgid for pgid in groups if _group_alive(pgid)}
+    return groups
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -327,8 +342,20 @@ def kill_tagged_groups(names: Sequence[str], wanted: Collection[tuple[str, ...]]
     a process inherited at exec, so it finds a dead worker's job even when nothing recorded its
     pid, and never a stranger that reused one. (A job that empties its environment, `env -i`,
     is out of reach, like one that leaves its process group.)"""
+    return len(_kill_tagged(names, wanted))
+
+
+async def end_tagged_groups(names: Sequence[str], wanted: Collection[tuple[str, ...]]) -> int:
+    """kill_tagged_groups, then wait until they are gone (until_gone): the rescuer must not
+    requeue a job whose orphan is still running."""
+    groups = _kill_tagged(names, wanted)
+    await until_gone(groups)
+    return len(groups)
+
+
+def _kill_tagged(names: Sequence[str], wanted: Collection[tuple[str, ...]]) -> set[int]:
     if not wanted or not os.path.isdir("/proc"):
-        return 0
+        return set()
     prefixes = [f"{name}=".encode() for name in names]
     targets = {tuple(value.encode() for value in values) for values in wanted}
     groups = set()
@@ -337,9 +364,10 @@ def kill_tagged_groups(names: Sequence[str], wanted: Collection[tuple[str, ...]]
             if entry.name.isdigit() and _environ_values(entry.name, prefixes) in targets:
                 with contextlib.suppress(OSError):
                     groups.add(os.getpgid(int(entry.name)))
-    for pgid in groups - {os.getpgid(0)}:  # never our own group
+    groups.discard(os.getpgid(0))  # never our own group
+    for pgid in groups:
         _signal_group(pgid, signal.SIGKILL)
-    return len(groups)
+    return groups
 
 
 def _environ_values(pid: str, prefixes: list[bytes]) -> tuple[bytes | None, ...]:
