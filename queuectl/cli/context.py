@@ -56,8 +56,3 @@ def run_reading(db: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
     finally:
         run_without_loop(store.close())
 
-
-async def load_settings(store: Any):
-    from ..settings import Settings
-
-    return Settings.from_stored(await store.get_config())

@@ -38,12 +38,11 @@ def retry(
     quiet: bool = typer_option(QUIET),
 ) -> None:
     """Move dead jobs back to pending with attempts reset to 0 (history is kept)."""
-    from ..timeutil import now_ms
+    from ..core.actions import retry_dead
 
     if bool(ids) == all_:
         raise UsageError("give job ids or --all, exactly one")
-    wanted = None if all_ else list(dict.fromkeys(ids))  # each job once, in the order given
-    retried = with_store(ctx, lambda store: store.retry_dead(wanted, now=now_ms()))
+    retried = with_store(ctx, lambda store: retry_dead(store, None if all_ else ids))
     if not quiet:
         sys.stdout.write("".join(f"{job_id}\n" for job_id in retried))
     if all_ and not retried:

@@ -98,6 +98,7 @@ def print_enqueued(jobs: list[Job], *, json_out: bool, single: bool) -> None:
     if not json_out:
         sys.stdout.write("".join(f"{j.id}\n" for j in jobs))
         return
-    from .output import job_dict, print_json
+    from ..render import job_dict
+    from .output import print_json
 
     print_json(job_dict(jobs[0]) if single else [job_dict(j) for j in jobs])

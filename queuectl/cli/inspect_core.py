@@ -3,8 +3,8 @@
 import sys
 
 from ..errors import UsageError
-from .context import load_settings, run_reading
-from .output import JobListPrinter, metrics_dict, print_json, print_table, worker_dict
+from .context import run_reading
+from .output import JobListPrinter, print_json, print_table
 
 
 def list_jobs(*, db: str | None, state: str | None = None, limit: int | None = None,
@@ -27,35 +27,14 @@ def list_jobs(*, db: str | None, state: str | None = None, limit: int | None = N
 
 
 def status(*, db: str | None, json_out: bool = False) -> None:
+    from ..core.reading import status_document
     from ..timeutil import now_ms
 
-    async def fetch(store):
-        now = now_ms()
-        settings = await load_settings(store)
-        return (await store.count_by_state(), await live_workers(store, settings, now),
-                await store.metrics(now=now))
-
-    counts, workers, metrics = run_reading(db, fetch)
-    document = {
-        "jobs": counts | {"total": sum(counts.values())},
-        "dlq": counts["dead"],
-        "workers": [worker_dict(w) for w in workers],
-        "metrics": metrics_dict(metrics),
-        "slots": sum(w.concurrency for w in workers),  # job slots of the live workers
-        "running": sum(w.running for w in workers),  # as of each worker's last heartbeat
-    }
+    document = run_reading(db, lambda store: status_document(store, now=now_ms()))
     if json_out:
         print_json(document)
     else:
         _print_status(document)
-
-
-async def live_workers(store, settings, now: int) -> list:
-    from ..workers import is_alive, this_host
-
-    host = this_host()
-    return [w for w in await store.list_workers()
-            if is_alive(w, now=now, lease_s=settings.worker_lease, host=host)]
 
 
 def _print_status(doc: dict) -> None:

@@ -8,12 +8,7 @@ from ..errors import UsageError
 from .completion import complete_job_id, complete_state
 from .context import options, reading_store
 from .flags import option
-from .output import (
-    attempt_dict,
-    job_dict,
-    print_json,
-    print_table,
-)
+from .output import print_json, print_table
 
 JSON_FLAG = typer.Option(False, "--json", help="Print JSON on stdout.")
 
@@ -76,18 +71,16 @@ def show(ctx: typer.Context,
          json_out: bool = JSON_FLAG) -> None:
     """One job with its attempt history."""
 
-    async def fetch(store):
-        return await store.get_job(job_id), await store.attempts(job_id)
+    from ..core.reading import job_document
 
-    job, history = reading_store(ctx, fetch)
-    document = job_dict(job) | {"history": [attempt_dict(a) for a in history]}
+    document = reading_store(ctx, lambda store: job_document(store, job_id))
     if json_out:
         print_json(document)
         return
     for key, value in document.items():
         if key != "history":
             sys.stdout.write(f"{key:<14}{show_value(value)}\n")
-    if history:
+    if document["history"]:
         sys.stdout.write("\n")
         rows = [[a["attempt"], a["started_at"], a["finished_at"] or "-",
                  "-" if a["exit_code"] is None else a["exit_code"],

@@ -4,11 +4,12 @@ import sys
 
 import typer
 
+from ..core.reading import live_workers, load_settings
 from ..errors import QueuectlError
-from .context import load_settings, options, reading_store, with_store
+from ..render import worker_dict
+from .context import options, reading_store, with_store
 from .flags import DURATION_HELP, option, seconds_flag
-from .inspect_core import live_workers
-from .output import print_json, print_table, worker_dict
+from .output import print_json, print_table
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -1,8 +1,9 @@
 """`queuectl worker start` behind both front doors (typer and the lean dispatcher): typer-free,
 so a worker starts without typer's import (~0.2 s here, most of a worker's start-up)."""
 
+from ..core.reading import load_settings
 from ..errors import UsageError
-from .context import load_settings, run_with_store
+from .context import run_with_store
 
 
 def start_worker(*, db: str | None, count: int | None = None, drain: bool = False) -> int:
