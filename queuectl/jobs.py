@@ -150,3 +150,21 @@ class Output(NamedTuple):
     attempt: int
     stdout: bytes
     stderr: bytes
+
+
+class JobPage(NamedTuple):
+    """One page of jobs, newest first, with the keyset cursors of its neighbours."""
+
+    jobs: list[Job]
+    older: int | None  # pass as `before` for the next page; None on the last page
+    newer: int | None  # pass as `after` for the previous page; None on the first page
+
+
+class MinuteStats(NamedTuple):
+    """Attempts that finished within one wall-clock minute (start: epoch ms)."""
+
+    start: int
+    completed: int
+    failed: int
+    duration_sum: float  # seconds, over the attempts with a duration
+    timed: int  # attempts with a duration (a lost worker's attempt has none)

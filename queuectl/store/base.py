@@ -14,8 +14,10 @@ from ..jobs import (  # noqa: F401
     Attempt,
     Finish,
     Job,
+    JobPage,
     JobState,
     Metrics,
+    MinuteStats,
     NewJob,
     Output,
     Rescued,
@@ -56,6 +58,16 @@ class Store(Protocol):
     def iter_jobs(
         self, *, state: JobState | None = None, limit: int | None = None
     ) -> AsyncIterator[Job]: ...
+    async def page_jobs(
+        self, *, state: JobState | None = None, text: str | None = None,
+        before: int | None = None, after: int | None = None, limit: int = 50,
+    ) -> JobPage:
+        """Newest first; `text` matches a substring of the id or the command. Cursors come
+        from the JobPage of a neighbouring page."""
+        ...
+    async def activity(self, *, now: int, minutes: int = 60) -> list[MinuteStats]:
+        """Completed and failed attempts per wall-clock minute, oldest first, zeros included."""
+        ...
     async def count_by_state(self) -> dict[str, int]: ...
     async def next_due_at(self) -> int | None: ...
     async def attempts(self, job_id: str) -> list[Attempt]: ...

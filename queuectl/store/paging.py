@@ -1,9 +1,14 @@
-"""Keyset paging shared by the backends: `list` at a million rows never holds them all."""
+"""Keyset paging and per-minute buckets shared by the backends: `list` at a million rows never
+holds them all, and a dashboard page costs an index walk of one page whatever the store's size."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+from ..jobs import Job, JobPage, JobState, MinuteStats
 from .rows import SEQ  # every page row is JOB_COLUMNS followed by seq, the enqueue-order key
+
+NEWEST = 2**63 - 1  # the cursor "before everything"
+MINUTE_MS = 60_000
 
 
 async def pages(fetch: Callable[[int, int], Awaitable[list[Any]]], *, limit: int | None,
@@ -19,3 +24,76 @@ async def pages(fetch: Callable[[int, int], Awaitable[list[Any]]], *, limit: int
             return
         after = rows[-1][SEQ]
         left = None if left is None else left - len(rows)
+
+
+class PageQuery:
+    """The SQL of one filtered page, for either backend's placeholder style.
+
+    Rows walk away from the cursor: `seq < cursor ORDER BY seq DESC` for older rows, `seq >
+    cursor ORDER BY seq` for newer ones. With a state, the walk is on the (state, seq) index;
+    without, on the primary key; a text filter checks rows along the walk and stops after a
+    page of matches (a rare text can walk far: see DECISIONS.md, "Dashboard")."""
+
+    def __init__(self, columns: str, *, mark: Callable[[int], str], like: str) -> None:
+        self.columns, self.mark, self.like = columns, mark, like
+
+    def build(self, *, newer: bool, cursor: int, size: int, state: JobState | None,
+              text: str | None) -> tuple[str, list[Any]]:
+        args: list[Any] = [cursor]
+        where = [f"seq {'>' if newer else '<'} {self.mark(1)}"]
+        if state is not None:
+            args.append(state.value)
+            where.append(f"state = {self.mark(len(args))}")
+        if text:
+            args.append(like_pattern(text))
+            pattern = self.mark(len(args))
+            where.append(f"(id {self.like} {pattern} ESCAPE '\\' "
+                         f"OR command {self.like} {pattern} ESCAPE '\\')")
+        args.append(size)
+        order = "seq" if newer else "seq DESC"
+        sql = (f"SELECT {self.columns}, seq FROM jobs WHERE {' AND '.join(where)} "
+               f"ORDER BY {order} LIMIT {self.mark(len(args))}")
+        return sql, args
+
+
+def like_pattern(text: str) -> str:
+    """A substring match for LIKE: the user's % and _ are literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def keyset_page(fetch: Callable[[bool, int, int], Awaitable[list[Any]]],
+                      to_job: Callable[[Any], Job], *, before: int | None, after: int | None,
+                      limit: int) -> JobPage:
+    """A page newest first. fetch(newer, cursor, size) returns rows walking away from cursor.
+    Going back (`after`) to fewer than a page of newer rows gives the first page instead."""
+    if after is not None:
+        rows = await fetch(True, after, limit + 1)
+        if len(rows) > limit:
+            rows = rows[:limit][::-1]
+            return JobPage([to_job(r) for r in rows], rows[-1][SEQ], rows[0][SEQ])
+        before = None
+    rows = await fetch(False, NEWEST if before is None else before, limit + 1)
+    older = rows[limit - 1][SEQ] if len(rows) > limit else None
+    rows = rows[:limit]
+    newer = rows[0][SEQ] if before is not None and rows else None
+    return JobPage([to_job(r) for r in rows], older, newer)
+
+
+def minute_window(now: int, minutes: int) -> tuple[int, int]:
+    """[start, end) of the last `minutes` wall-clock minutes, the current one included."""
+    end = (now // MINUTE_MS + 1) * MINUTE_MS
+    return end - minutes * MINUTE_MS, end
+
+
+def minute_buckets(rows: Sequence[Sequence[Any]], *, start: int, minutes: int) -> list[MinuteStats]:
+    """Rows of (minute index, completed, failed, duration sum, timed) -> every minute, oldest
+    first, the empty ones as zeros."""
+    found = {int(r[0]): r for r in rows}
+    out = []
+    for i in range(minutes):
+        row = found.get(i)
+        counts = (0, 0, 0.0, 0) if row is None else (
+            int(row[1]), int(row[2]), float(row[3] or 0.0), int(row[4]))
+        out.append(MinuteStats(start + i * MINUTE_MS, *counts))
+    return out

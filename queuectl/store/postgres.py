@@ -38,6 +38,7 @@ from .postgres_conn import (  # raises the install hint first when asyncpg is mi
     reason,
 )
 from .postgres_retry import RETRY_WINDOW_S, quiet_pool_log, run_retrying
+from .postgres_views import PostgresViews
 from .rows import RUN_NO, claim_order, inserted_job, job_from_row, part2_values
 
 T = TypeVar("T")
@@ -49,7 +50,7 @@ FINISH_RETRY_WINDOW_S = 600.0  # finished outcomes get longer: losing one means 
 # -- the store ----------------------------------------------------------------------------
 
 
-class PostgresStore:
+class PostgresStore(PostgresViews):
     def __init__(self, location: Location, pool: "asyncpg.Pool", channel: str) -> None:
         self.location = location
         self.url = location.display

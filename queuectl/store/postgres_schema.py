@@ -261,6 +261,11 @@ PAGE_ALL = f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE seq > $1 ORDER BY seq LIM
 PAGE_STATE = (
     f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE seq > $1 AND state = $3 ORDER BY seq LIMIT $2"
 )
+ACTIVITY = """
+SELECT (finished_at - $1) / 60000, count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),
+       sum(duration), count(duration)
+FROM attempts WHERE finished_at >= $1 AND finished_at < $2 GROUP BY 1
+"""
 COUNTS = "SELECT state, sum(n)::bigint FROM job_counts GROUP BY state"
 NEXT_DUE = "SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')"
 ATTEMPTS = (

@@ -13,12 +13,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import JobNotFoundError, StoreError
-from ..jobs import STATES, Attempt, Job, JobState, Metrics, Output, WorkerInfo
-from .paging import pages
+from ..jobs import STATES, Attempt, Job, JobPage, JobState, Metrics, MinuteStats, Output, WorkerInfo
+from .paging import PageQuery, keyset_page, minute_buckets, minute_window, pages
 from .sqlite_schema import describe, open_sync
 from .sqlite_sql import JOB_COLUMNS, WORKER_COLUMNS, job_from_row
 
 T = TypeVar("T")
+
+PAGE = PageQuery(JOB_COLUMNS, mark=lambda n: f"?{n}", like="LIKE")
+# Reads only the covering index attempts_finished (finished_at, ok, duration).
+ACTIVITY = """
+SELECT (finished_at - :start) / 60000, total(ok), total(NOT ok), total(duration), count(duration)
+FROM attempts WHERE finished_at >= :start AND finished_at < :end GROUP BY 1
+"""
 
 
 class SqliteReads:
@@ -47,6 +54,24 @@ class SqliteReads:
 
         async for row in pages(page, limit=limit, chunk=chunk):
             yield job_from_row(row)
+
+    async def page_jobs(self, *, state: JobState | None = None, text: str | None = None,
+                        before: int | None = None, after: int | None = None,
+                        limit: int = 50) -> JobPage:
+        """Newest first, filtered by state and by text in the id or command (ASCII
+        case-insensitive); keyset cursors instead of offsets, so any page costs the same."""
+
+        def fetch(newer: bool, cursor: int, size: int) -> Awaitable[list[Any]]:
+            sql, args = PAGE.build(newer=newer, cursor=cursor, size=size, state=state, text=text)
+            return self._fetchall(sql, args)
+
+        return await keyset_page(fetch, job_from_row, before=before, after=after, limit=limit)
+
+    async def activity(self, *, now: int, minutes: int = 60) -> list[MinuteStats]:
+        """Attempts finished per wall-clock minute over the last `minutes`, oldest first."""
+        start, end = minute_window(now, minutes)
+        rows = await self._fetchall(ACTIVITY, {"start": start, "end": end})
+        return minute_buckets(rows, start=start, minutes=minutes)
 
     async def count_by_state(self) -> dict[str, int]:
         counts = dict(await self._fetchall("SELECT state, n FROM job_counts"))

@@ -431,7 +431,7 @@ async def test_a_finish_whose_answer_was_lost_is_recorded_once(pg):
 
 
 async def _history(store) -> str:
-    from queuectl.cli.output import attempt_dict, job_dict, metrics_dict
+    from queuectl.render import attempt_dict, job_dict, metrics_dict
 
     await store.insert_jobs([job("a", "echo a", timeout=2.0), job("b", "exit 3", max_retries=1),
                              job("c", priority=7, run_at=NOW + 1)], now=NOW)
