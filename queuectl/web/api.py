@@ -1,0 +1,91 @@
+"""The JSON API (the CLI's --json documents), /metrics and the event stream.
+
+Each route is a thin call into core/ or views; errors are `{"error": ...}` with the status
+app.py maps from the QueuectlError subclass. Actions are POST routes only."""
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..core import actions
+from ..core.reading import job_document, live_workers, load_settings, status_document
+from ..render import job_dict, worker_dict
+from ..timeutil import now_ms
+from . import events, metrics, views
+
+
+def store_of(request: Request) -> Any:
+    return request.app.state.store
+
+
+async def status(request: Request) -> Response:
+    return JSONResponse(await status_document(store_of(request), now=now_ms()))
+
+
+async def jobs(request: Request) -> Response:
+    """`list --json`, newest first, one page; the neighbouring pages are in the Link header."""
+    listing = views.parse_listing(request.query_params)
+    page = await listing.page(store_of(request))
+    links = []
+    if page.older is not None:
+        links.append(f'</api/jobs?{listing.query(before=page.older)}>; rel="next"')
+    if page.newer is not None:
+        links.append(f'</api/jobs?{listing.query(after=page.newer)}>; rel="prev"')
+    headers = {"Link": ", ".join(links)} if links else None
+    return JSONResponse([job_dict(j) for j in page.jobs], headers=headers)
+
+
+async def job(request: Request) -> Response:
+    return JSONResponse(await job_document(store_of(request), request.path_params["id"]))
+
+
+async def logs(request: Request) -> Response:
+    """An attempt's output as text (invalid UTF-8 replaced): {id, attempt, stdout, stderr}."""
+    attempt = views.parse_attempt(request.query_params)
+    output = await store_of(request).output(request.path_params["id"], attempt)
+    return JSONResponse({"id": request.path_params["id"], "attempt": output.attempt,
+                         "stdout": output.stdout.decode(errors="replace"),
+                         "stderr": output.stderr.decode(errors="replace")})
+
+
+async def workers(request: Request) -> Response:
+    store = store_of(request)
+    live = await live_workers(store, await load_settings(store), now_ms())
+    return JSONResponse([worker_dict(w) for w in live])
+
+
+async def retry(request: Request) -> Response:
+    """`dlq retry ID`: 404 for an unknown job, 409 for one that is not dead."""
+    retried = await actions.retry_dead(store_of(request), [request.path_params["id"]])
+    return JSONResponse({"retried": retried})
+
+
+async def retry_all(request: Request) -> Response:
+    """`dlq retry --all`."""
+    return JSONResponse({"retried": await actions.retry_dead(store_of(request), None)})
+
+
+async def event_stream(request: Request) -> Response:
+    return StreamingResponse(events.status_events(request.app.state.feed),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def prometheus(request: Request) -> Response:
+    text = await views.metrics_text(store_of(request), now=now_ms())
+    return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
+
+
+ROUTES = [
+    Route("/api/status", status),
+    Route("/api/jobs", jobs),
+    Route("/api/jobs/{id:path}/logs", logs),
+    Route("/api/jobs/{id:path}/retry", retry, methods=["POST"]),
+    Route("/api/jobs/{id:path}", job),
+    Route("/api/workers", workers),
+    Route("/api/dlq/retry", retry_all, methods=["POST"]),
+    Route("/api/events", event_stream),
+    Route("/metrics", prometheus),
+]

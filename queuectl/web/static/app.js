@@ -1,0 +1,75 @@
+// queuectl dashboard: live updates over server-sent events, and the POST actions. No library.
+"use strict";
+
+(function () {
+  const dot = document.getElementById("live-dot");
+  const live = document.getElementById("live");
+  let refreshing = null;
+
+  function showToast(text, isError) {
+    const toast = document.getElementById("toast");
+    toast.textContent = text;
+    toast.className = "toast" + (isError ? " error" : "");
+    toast.hidden = false;
+    clearTimeout(showToast.timer);
+    showToast.timer = setTimeout(() => { toast.hidden = true; }, 4000);
+  }
+
+  function setBadge(dlq) {
+    document.querySelectorAll("[data-dlq-count]").forEach((badge) => {
+      badge.textContent = String(dlq);
+      badge.hidden = dlq === 0;
+    });
+  }
+
+  // The overview's live part is rendered by the server; swap it in when the status changed.
+  async function refreshLive() {
+    if (!live || refreshing) return;
+    refreshing = fetch(live.dataset.live, { headers: { Accept: "text/html" } })
+      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.statusText))))
+      .then((html) => { live.innerHTML = html; live.dataset.updated = String(Date.now()); })
+      .catch(() => {})
+      .finally(() => { refreshing = null; });
+  }
+
+  function connect() {
+    if (!dot || !window.EventSource) return;
+    const source = new EventSource("/api/events");
+    source.addEventListener("open", () => { dot.classList.add("on"); dot.textContent = "live"; });
+    source.addEventListener("error", () => { dot.classList.remove("on"); dot.textContent = "reconnecting"; });
+    source.addEventListener("status", (event) => {
+      const status = JSON.parse(event.data);
+      setBadge(status.dlq);
+      refreshLive();
+    });
+  }
+
+  async function submitAction(form) {
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    const button = form.querySelector("button");
+    if (button) button.disabled = true;
+    try {
+      const response = await fetch(form.action, { method: "POST", headers: { Accept: "application/json" } });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(body.error || response.statusText);
+      sessionStorage.setItem("queuectl-toast", form.dataset.done || "Done");
+      window.location.reload();
+    } catch (error) {
+      showToast(error.message, true);
+      if (button) button.disabled = false;
+    }
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-action]");
+    if (!form) return;
+    event.preventDefault();
+    submitAction(form);
+  });
+  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
+  const pending = sessionStorage.getItem("queuectl-toast");
+  if (pending) { sessionStorage.removeItem("queuectl-toast"); showToast(pending, false); }
+  connect();
+})();
