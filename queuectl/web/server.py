@@ -1,6 +1,8 @@
 """`queuectl dashboard`: bind, say where, serve until interrupted."""
 
 import asyncio
+import contextlib
+import signal
 import socket
 import sys
 
@@ -57,6 +59,25 @@ async def _serve(*, db: str, sock: socket.socket, url: str, token: str | None,
         note = " (generated token: pass --token to choose one)" if generated else ""
         sys.stdout.write(f"queuectl dashboard on {where}{note}\n")
         sys.stdout.flush()
-        await uvicorn.Server(config).serve(sockets=[sock])
+        await _server_class(uvicorn)(config).serve(sockets=[sock])
     finally:
         await store.close()
+
+
+def _server_class(uvicorn):
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            """Ctrl-C or SIGTERM: stop gracefully and exit 0, as a worker's first signal does
+            (uvicorn's own handler re-raises the signal afterwards: exit 130). A second Ctrl-C
+            closes open streams at once."""
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.handle_exit, sig, None)
+            try:
+                yield
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+
+    return Server
