@@ -2,6 +2,7 @@
 is always text, never markup). The live parts are fragments that app.js swaps in on each
 server-sent `status` event."""
 
+import secrets
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,15 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 
 def render_login(request: Request, message: str, headers: dict[str, str]) -> Response:
-    response = render(request, "login.html", 401, message=message, page="login")
+    """The 401 page: self-contained (its stylesheet inline, allowed by a one-time nonce),
+    since every other request is refused until the token is shown."""
+    nonce = secrets.token_urlsafe(16)
+    css = (Path(__file__).with_name("static") / "app.css").read_text()
+    response = render(request, "login.html", 401, message=message, nonce=nonce, css=css)
     response.headers.update(headers)
+    response.headers["content-security-policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; "
+        "frame-ancestors 'none'")
     return response
 
 

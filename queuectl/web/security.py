@@ -122,7 +122,9 @@ def _unauthorized(request: Request, message: str = "a token is required") -> Res
 def _with_headers(send: Any) -> Any:
     async def sending(message: dict) -> None:
         if message["type"] == "http.response.start":
-            message["headers"] = list(message.get("headers", [])) + HEADERS
+            headers = list(message.get("headers", []))
+            present = {name.lower() for name, _ in headers}
+            message["headers"] = headers + [h for h in HEADERS if h[0] not in present]
         await send(message)
 
     return sending
