@@ -9,6 +9,9 @@ from .rows import SEQ  # every page row is JOB_COLUMNS followed by seq, the enqu
 
 NEWEST = 2**63 - 1  # the cursor "before everything"
 MINUTE_MS = 60_000
+# A text filter looks at rows one by one: one page looks at most this many seq values (about
+# 15 ms on SQLite, 70 ms on PostgreSQL here), then offers to search on from where it stopped.
+SEARCH_WINDOW = 100_000
 
 
 async def pages(fetch: Callable[[int, int], Awaitable[list[Any]]], *, limit: int | None,
@@ -38,9 +41,13 @@ class PageQuery:
         self.columns, self.mark, self.like = columns, mark, like
 
     def build(self, *, newer: bool, cursor: int, size: int, state: JobState | None,
-              text: str | None) -> tuple[str, list[Any]]:
+              text: str | None, floor: int | None = None) -> tuple[str, list[Any]]:
+        """`floor`: walking older, stop at this seq (a text search's window)."""
         args: list[Any] = [cursor]
         where = [f"seq {'>' if newer else '<'} {self.mark(1)}"]
+        if floor is not None:
+            args.append(floor)
+            where.append(f"seq >= {self.mark(len(args))}")
         if state is not None:
             args.append(state.value)
             where.append(f"state = {self.mark(len(args))}")
@@ -97,3 +104,43 @@ def minute_buckets(rows: Sequence[Sequence[Any]], *, start: int, minutes: int) -
             int(row[1]), int(row[2]), float(row[3] or 0.0), int(row[4]))
         out.append(MinuteStats(start + i * MINUTE_MS, *counts))
     return out
+
+
+async def search_page(fetch: Callable[[int, int, int], Awaitable[list[Any]]],
+                      newest_seq: Callable[[], Awaitable[int | None]],
+                      to_job: Callable[[Any], Job], *, before: int | None, limit: int,
+                      window: int = SEARCH_WINDOW) -> JobPage:
+    """A text search's page, walking older only: fetch(cursor, size, floor) looks at the rows
+    with floor <= seq < cursor. Fewer than `limit` matches in the window: the page ends there
+    and `older` is the window's floor, so each page costs one window however rare the text.
+    `newer` is None: a search restarts from the newest job rather than paging back."""
+    if before is None:
+        top = await newest_seq()
+        if top is None:
+            return JobPage([], None, None)
+        before = top + 1
+    floor = max(before - window, 0)
+    rows = await fetch(before, limit + 1, floor)
+    more_in_window = len(rows) > limit
+    older = rows[limit - 1][SEQ] if more_in_window else (floor or None)
+    return JobPage([to_job(r) for r in rows[:limit]], older, None)
+
+
+async def filtered_page(query: PageQuery, run: Callable[[str, list[Any]], Awaitable[list[Any]]],
+                        to_job: Callable[[Any], Job], *, state: JobState | None,
+                        text: str | None, before: int | None, after: int | None,
+                        limit: int) -> JobPage:
+    """page_jobs for any backend: `run(sql, args)` runs one statement and returns its rows."""
+    if text:
+        async def newest_seq() -> int | None:
+            rows = await run("SELECT max(seq) FROM jobs", [])
+            return rows[0][0] if rows else None
+
+        return await search_page(
+            lambda cursor, size, floor: run(*query.build(
+                newer=False, cursor=cursor, size=size, state=state, text=text, floor=floor)),
+            newest_seq, to_job, before=before, limit=limit)
+    return await keyset_page(
+        lambda newer, cursor, size: run(*query.build(
+            newer=newer, cursor=cursor, size=size, state=state, text=None)),
+        to_job, before=before, after=after, limit=limit)

@@ -1,12 +1,11 @@
 """The PostgreSQL store's dashboard reads (filtered keyset pages, per-minute activity), apart
 from postgres.py so that module does not grow; SQL shapes shared with SQLite in paging.py."""
 
-from collections.abc import Awaitable
 from typing import Any
 
 from ..jobs import JobPage, JobState, MinuteStats
 from . import postgres_schema as sql
-from .paging import PageQuery, keyset_page, minute_buckets, minute_window
+from .paging import PageQuery, filtered_page, minute_buckets, minute_window
 from .rows import JOB_COLUMNS, job_from_row
 
 PAGE = PageQuery(JOB_COLUMNS, mark=lambda n: f"${n}", like="ILIKE")
@@ -22,13 +21,9 @@ class PostgresViews:
                         before: int | None = None, after: int | None = None,
                         limit: int = 50) -> JobPage:
         """Newest first, filtered by state and by text in the id or command (ILIKE)."""
-
-        def fetch(newer: bool, cursor: int, size: int) -> Awaitable[list[Any]]:
-            query, args = PAGE.build(newer=newer, cursor=cursor, size=size, state=state,
-                                     text=text)
-            return self._fetch(query, *args)
-
-        return await keyset_page(fetch, job_from_row, before=before, after=after, limit=limit)
+        return await filtered_page(PAGE, lambda query, args: self._fetch(query, *args),
+                                   job_from_row, state=state, text=text, before=before,
+                                   after=after, limit=limit)
 
     async def activity(self, *, now: int, minutes: int = 60) -> list[MinuteStats]:
         """Attempts finished per wall-clock minute over the last `minutes`, oldest first."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from ..errors import JobNotFoundError, StoreError
 from ..jobs import STATES, Attempt, Job, JobPage, JobState, Metrics, MinuteStats, Output, WorkerInfo
-from .paging import PageQuery, keyset_page, minute_buckets, minute_window, pages
+from .paging import PageQuery, filtered_page, minute_buckets, minute_window, pages
 from .sqlite_schema import describe, open_sync
 from .sqlite_sql import JOB_COLUMNS, WORKER_COLUMNS, job_from_row
 
@@ -60,12 +60,8 @@ class SqliteReads:
                         limit: int = 50) -> JobPage:
         """Newest first, filtered by state and by text in the id or command (ASCII
         case-insensitive); keyset cursors instead of offsets, so any page costs the same."""
-
-        def fetch(newer: bool, cursor: int, size: int) -> Awaitable[list[Any]]:
-            sql, args = PAGE.build(newer=newer, cursor=cursor, size=size, state=state, text=text)
-            return self._fetchall(sql, args)
-
-        return await keyset_page(fetch, job_from_row, before=before, after=after, limit=limit)
+        return await filtered_page(PAGE, self._fetchall, job_from_row, state=state, text=text,
+                                   before=before, after=after, limit=limit)
 
     async def activity(self, *, now: int, minutes: int = 60) -> list[MinuteStats]:
         """Attempts finished per wall-clock minute over the last `minutes`, oldest first."""

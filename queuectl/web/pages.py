@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 from ..core.reading import job_document, live_workers, load_settings
 from ..errors import JobNotFoundError
 from ..jobs import STATES, JobState
+from ..store.paging import SEARCH_WINDOW
 from ..timeutil import format_ms, now_ms, parse_iso
 from . import views
 
@@ -86,7 +87,7 @@ async def jobs(request: Request) -> Response:
     listing = views.parse_listing(request.query_params)
     page = await listing.page(request.app.state.store)
     return render(request, "jobs.html", page="jobs", listing=listing, jobs=page.jobs,
-                  job_page=page, path="/jobs")
+                  job_page=page, path="/jobs", window=SEARCH_WINDOW)
 
 
 async def dlq(request: Request) -> Response:

@@ -24,8 +24,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """Module-scoped: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, which the async tests of later modules must not find there."""
     if not os.path.exists(CHROMIUM):
         _unavailable(f"browser tests need {CHROMIUM}: apt-get install -y chromium")
     try:

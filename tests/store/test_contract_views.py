@@ -61,7 +61,9 @@ async def test_text_pages_keep_their_filter_across_cursors(store):
     assert first == ["j27", "j24", "j21", "j18"]
     rest, last = await page_ids(store, text="hit", limit=4, before=page.older)
     assert rest == ["j15", "j12", "j09", "j06"]
-    assert (await page_ids(store, text="hit", limit=4, before=last.older))[0] == ["j03", "j00"]
+    final, end = await page_ids(store, text="hit", limit=4, before=last.older)
+    assert final == ["j03", "j00"] and end.older is None
+    assert page.newer is None and last.newer is None  # a search pages older only
 
 
 async def test_activity_is_sixty_minutes_with_zeros(store):
