@@ -44,6 +44,9 @@ demo: $(STAMP)  ## enqueue sample jobs, run a worker until they are done, show s
 	@QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl dlq list
 	@echo '$$ queuectl logs hello'
 	@QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl logs hello
+	@echo
+	@echo 'See it in the browser: QUEUECTL_DB=$(DEMO_DB) $(BIN)/queuectl dashboard'
+	@echo '  then open http://127.0.0.1:8765 (live overview, jobs, DLQ retry, /metrics for Prometheus)'
 
 test: $(STAMP)  ## run the whole test suite (unit, store contract, engine, end to end)
 	@$(COMPILE)
