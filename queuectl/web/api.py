@@ -74,7 +74,8 @@ async def event_stream(request: Request) -> Response:
 
 
 async def prometheus(request: Request) -> Response:
-    text = await views.metrics_text(store_of(request), now=now_ms())
+    text = await views.metrics_text(store_of(request), request.app.state.queue_counts,
+                                    now=now_ms())
     return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
 
 

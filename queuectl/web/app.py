@@ -23,6 +23,7 @@ from ..errors import (
 from . import api, pages
 from .events import StatusFeed
 from .security import Guard
+from .views import QueueCounts
 
 STATIC = Path(__file__).with_name("static")
 STATUS_OF = [  # most specific first
@@ -41,6 +42,7 @@ def create_app(*, db: str, token: str | None, store: Any = None) -> Starlette:
 
         opened = store if store is not None else await open_store(db)
         app.state.store, app.state.feed = opened, StatusFeed(opened)
+        app.state.queue_counts = QueueCounts()
         try:
             yield
         finally:

@@ -1,5 +1,6 @@
 """What the pages and the API show, read through store verbs and core/ (no HTTP here)."""
 
+import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -79,17 +80,33 @@ async def overview(store: Any, *, now: int) -> dict[str, Any]:
     return {"status": status, "chart": chart.build(minutes), "running": len(running)}
 
 
-def queue_counts(counts: Mapping[str, int]) -> dict[str, Mapping[str, int]]:
-    """Counts per queue and state. Every job is in the queue `default` until queues land
-    (CLI.md Part 2): then this becomes one store verb."""
-    return {"default": counts}
+class QueueCounts:
+    """Jobs per queue and state for /metrics, from the store's `list_queues` (the queues
+    feature, CLI.md Part 2) once the store has it; none before, rather than a made-up split.
+    Counting per queue is a GROUP BY over every job, so a scrape reads it at most every TTL_S."""
+
+    TTL_S = 30.0
+
+    def __init__(self) -> None:
+        self._read_at = -self.TTL_S
+        self._value: dict[str, Mapping[str, int]] = {}
+
+    async def get(self, store: Any) -> dict[str, Mapping[str, int]]:
+        list_queues = getattr(store, "list_queues", None)
+        if list_queues is None:
+            return {}
+        if time.monotonic() - self._read_at >= self.TTL_S:
+            self._value = {q.name: q.counts for q in await list_queues()}
+            self._read_at = time.monotonic()
+        return self._value
 
 
-async def metrics_text(store: Any, *, now: int) -> str:
-    """/metrics: O(1) counts, the workers table, and index-only reads of the last hour."""
+async def metrics_text(store: Any, queues: QueueCounts, *, now: int) -> str:
+    """/metrics: O(1) counts, the workers table, index-only reads of the last hour, and the
+    per-queue counts at most every QueueCounts.TTL_S."""
     counts = await store.count_by_state()
     workers = await live_workers(store, await load_settings(store), now)
     summary = await store.metrics(now=now)
     minutes = await store.activity(now=now)
-    return metrics.render(counts=counts, queues=queue_counts(counts), workers=workers,
+    return metrics.render(counts=counts, queues=await queues.get(store), workers=workers,
                           p95=summary.p95_duration, minutes=minutes)

@@ -1,6 +1,7 @@
 """The dashboard's pure parts: chart geometry, Prometheus text, query parsing, time phrases."""
 
 import math
+from typing import NamedTuple
 
 import pytest
 
@@ -72,3 +73,22 @@ def test_seconds_and_local_hosts():
     assert (seconds(None), seconds(0.25), seconds(2.5)) == ("-", "250 ms", "2.50 s")
     assert is_local("127.0.0.1") and is_local("[::1]") and is_local("LOCALHOST")
     assert not is_local("0.0.0.0") and not is_local("example.com")
+
+
+async def test_queue_counts_come_from_the_store_at_most_every_ttl():
+    class Store:
+        calls = 0
+
+        async def list_queues(self):
+            Store.calls += 1
+            return [QueueInfo("mail", {"pending": Store.calls})]
+
+    counts = views.QueueCounts()
+    assert await counts.get(object()) == {}  # a store that cannot count per queue: no series
+    assert await counts.get(Store()) == {"mail": {"pending": 1}}
+    assert await counts.get(Store()) == {"mail": {"pending": 1}} and Store.calls == 1
+
+
+class QueueInfo(NamedTuple):
+    name: str
+    counts: dict

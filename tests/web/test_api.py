@@ -121,7 +121,6 @@ def test_metrics_in_prometheus_text(seed, client):
     text = response.text
     for state in STATES:
         assert re.search(rf'^queuectl_jobs{{state="{state}"}} \d+$', text, re.M)
-        assert re.search(rf'^queuectl_jobs{{queue="default",state="{state}"}} \d+$', text, re.M)
     assert 'queuectl_jobs{state="dead"} 1\n' in text
     assert "queuectl_workers 0\n" in text
     assert "# TYPE queuectl_job_duration_seconds summary" in text
