@@ -23,13 +23,19 @@
   }
 
   // The overview's live part is rendered by the server; swap it in when the status changed.
-  async function refreshLive() {
-    if (!live || refreshing) return;
+  // One fetch at a time; a change announced meanwhile is fetched right after it.
+  let again = false;
+  function refreshLive() {
+    if (!live) return;
+    if (refreshing) { again = true; return; }
     refreshing = fetch(live.dataset.live, { headers: { Accept: "text/html" } })
       .then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.statusText))))
       .then((html) => { live.innerHTML = html; live.dataset.updated = String(Date.now()); })
       .catch(() => {})
-      .finally(() => { refreshing = null; });
+      .finally(() => {
+        refreshing = null;
+        if (again) { again = false; refreshLive(); }
+      });
   }
 
   function connect() {
