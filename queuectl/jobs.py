@@ -168,3 +168,23 @@ class MinuteStats(NamedTuple):
     failed: int
     duration_sum: float  # seconds, over the attempts with a duration
     timed: int  # attempts with a duration (a lost worker's attempt has none)
+class QueueInfo(NamedTuple):
+    """A queue as `queue list` shows it: its settings and how many of its jobs are in each state."""
+
+    name: str
+    paused: bool
+    limit: int  # 0 = no limit
+    counts: dict[str, int]
+
+
+def queue_infos(counts: list[tuple[str, str, int]],
+                settings: list[tuple[str, int, int]]) -> list[QueueInfo]:
+    """QueueInfo of every queue that has jobs or settings, by name, from (queue, state, n) rows
+    and (name, paused, limit) rows: shared by both backends."""
+    per_queue: dict[str, dict[str, int]] = {}
+    for queue, state, n in counts:
+        per_queue.setdefault(queue, dict.fromkeys(STATES, 0))[state] = int(n)
+    found = {name: (bool(paused), int(limit)) for name, paused, limit in settings}
+    return [QueueInfo(name, *found.get(name, (False, 0)),
+                      per_queue.get(name) or dict.fromkeys(STATES, 0))
+            for name in sorted(per_queue.keys() | found.keys())]

@@ -18,12 +18,12 @@ import aiosqlite
 from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongStateError
 from ..jobs import Finish, Job, JobState, NewJob, WorkerInfo
 from . import doorbell
+from . import sqlite_flow as flow
 from .base import Rescued
 from .rows import claim_order, inserted_jobs
 from .sqlite_reads import SqliteReads
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
 from .sqlite_sql import (
-    JOB_COLUMNS,
     WORKER_COLUMNS,
     first_existing,
     insert_new_jobs,
@@ -34,15 +34,6 @@ from .sqlite_sql import (
 
 T = TypeVar("T")
 
-# One statement claims a whole batch: atomic against every other process on the file.
-CLAIM = f"""
-UPDATE jobs SET state = 'processing', worker_id = :worker, attempts = attempts + 1,
-       run_no = run_no + 1, started_at = :now, updated_at = :now, pid = NULL
-WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_due  -- never a sort of the whole queue
-              WHERE state IN ('pending', 'failed') AND run_at <= :now
-              ORDER BY priority DESC, run_at, seq LIMIT :limit)
-RETURNING {JOB_COLUMNS}, seq
-"""
 GUARD = "id = :id AND state = 'processing' AND worker_id = :worker AND run_no = :run_no"
 RECORD_ATTEMPT = f"""
 INSERT INTO attempts (job_id, n, worker_id, started_at, finished_at, ok, exit_code, error,
@@ -132,17 +123,18 @@ class SqliteStore(SqliteReads):
     async def insert_jobs(self, jobs: Sequence[NewJob], *, now: int) -> list[Job]:
         """All or nothing; a job without max_retries takes config max-retries."""
         try:
-            rows, workers = await self._write(partial(insert_new_jobs, jobs=jobs, now=now))
+            rows, workers, stored = await self._write(partial(insert_new_jobs, jobs=jobs, now=now))
         except sqlite3.IntegrityError:
             ids = [j.id for j in jobs]
             with self._errors():
                 message = await self._conn._execute(first_existing, self._conn._conn, ids)
             raise DuplicateJobError(message) from None
         self._ring(workers)
-        return inserted_jobs(jobs, rows)
+        return inserted_jobs(jobs, rows, stored)
 
-    async def claim_jobs(self, *, worker_id: str, limit: int, now: int) -> list[Job]:
-        rows = await self._fetchall(CLAIM, {"worker": worker_id, "now": now, "limit": limit})
+    async def claim_jobs(self, *, worker_id: str, limit: int, now: int,
+                         queues: Sequence[str] | None = None) -> list[Job]:
+        rows = await self._fetchall(*flow.claim_params(worker_id, limit, now, queues))
         rows.sort(key=claim_order)  # RETURNING order is unspecified
         return [job_from_row(r) for r in rows]
 
@@ -154,7 +146,10 @@ class SqliteStore(SqliteReads):
         def finish(conn: sqlite3.Connection) -> tuple[int, list[str]]:
             conn.executemany(RECORD_ATTEMPT, params)
             changed = conn.executemany(FINISH_JOB, params).rowcount
-            return changed, worker_ids(conn) if retry else []  # retries wake idle workers
+            released = flow.resolve_dependents(conn, [f.job_id for f in finishes], now)
+            # retries, released dependents and freed slots of a limited queue wake idle workers
+            wake = retry or released or flow.any_limited(conn)
+            return changed, worker_ids(conn) if wake else []
 
         changed, workers = await self._write(finish)
         self._ring(workers)
@@ -184,6 +179,7 @@ class SqliteStore(SqliteReads):
                 return [], []
             conn.execute(RECORD_LOST, {"now": now})
             conn.execute(RESCUE, {"now": now})
+            flow.resolve_dependents(conn, [r[0] for r in lost if r[2]], now)
             return lost, worker_ids(conn)
 
         lost, workers = await self._write(rescue)
@@ -210,6 +206,18 @@ class SqliteStore(SqliteReads):
         retried, workers = await self._write(retry)
         self._ring(workers)
         return retried
+
+    # -- queues -------------------------------------------------------------------------
+
+    async def set_queues(self, names: Sequence[str], *, paused: bool | None = None,
+                         limit: int | None = None) -> None:
+        """Pause/resume or limit queues (created when unknown); every worker is woken so the
+        change holds from its next claim."""
+        def change(conn: sqlite3.Connection) -> list[str]:
+            flow.set_queues(conn, names, paused=paused, limit=limit)
+            return worker_ids(conn)
+
+        self._ring(await self._write(change))
 
     # -- config -------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
     conn = open_sync(path)
     try:
         try:
-            rows, workers = write_transaction(
+            rows, workers, stored = write_transaction(
                 conn, lambda c: insert_new_jobs(c, jobs=jobs, now=now))
         except sqlite3.IntegrityError:
             raise DuplicateJobError(first_existing(conn, [j.id for j in jobs])) from None
@@ -26,4 +26,4 @@ def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
     finally:
         conn.close()
     doorbell.ring(str(path), workers)
-    return inserted_jobs(jobs, rows)
+    return inserted_jobs(jobs, rows, stored)

@@ -8,12 +8,24 @@ which is most of what such a command costs (benchmarks P7).
 """
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import JobNotFoundError, StoreError
-from ..jobs import STATES, Attempt, Job, JobPage, JobState, Metrics, MinuteStats, Output, WorkerInfo
+from ..jobs import (
+    STATES,
+    Attempt,
+    Job,
+    JobPage,
+    JobState,
+    Metrics,
+    MinuteStats,
+    Output,
+    QueueInfo,
+    WorkerInfo,
+    queue_infos,
+)
 from .paging import PageQuery, filtered_page, minute_buckets, minute_window, pages
 from .sqlite_schema import describe, open_sync
 from .sqlite_sql import JOB_COLUMNS, WORKER_COLUMNS, job_from_row
@@ -75,7 +87,8 @@ class SqliteReads:
 
     async def next_due_at(self) -> int | None:
         row = await self._fetchone(
-            "SELECT min(run_at) FROM jobs INDEXED BY jobs_due_at WHERE state IN ('pending', 'failed')"
+            "SELECT min(run_at) FROM jobs INDEXED BY jobs_due_at "
+            "WHERE state IN ('pending', 'failed') AND gated = 0 AND waiting = 0"
         )
         return row[0] if row else None
 
@@ -116,6 +129,34 @@ class SqliteReads:
             ))[0]
         mean = round(row[4], 3) if row[4] is not None else None
         return Metrics(*(int(v) for v in row[:4]), mean, p95)
+
+    async def list_queues(self) -> list[QueueInfo]:
+        """O(jobs): a GROUP BY over the table (an admin command, not a hot path)."""
+        counts = await self._fetchall("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state")
+        return queue_infos(counts, await self._fetchall(
+            "SELECT name, paused, max_running FROM queues"))
+
+    async def runnable_counts(self, queues: Sequence[str] | None) -> tuple[int, int]:
+        """(due or waiting, processing) jobs of the given queues (None: all) that are not paused:
+        what a `worker start --drain` serving them could still run or see fail and retry."""
+        paused = {r[0] for r in await self._fetchall("SELECT name FROM queues WHERE paused = 1")}
+        if queues is None and not paused:
+            counts = await self.count_by_state()
+            return counts["pending"] + counts["failed"], counts["processing"]
+        if queues is None:
+            counts = await self.count_by_state()
+            due, running = counts["pending"] + counts["failed"], counts["processing"]
+            sign, chosen = -1, paused
+        else:
+            due = running = 0
+            sign, chosen = 1, set(queues) - paused
+        for queue in sorted(chosen):
+            row = await self._fetchone(
+                "SELECT (SELECT count(*) FROM jobs INDEXED BY jobs_queue_due WHERE queue = :q "
+                "AND state IN ('pending', 'failed')), (SELECT count(*) FROM jobs INDEXED BY "
+                "jobs_running WHERE queue = :q AND state = 'processing')", {"q": queue})
+            due, running = due + sign * row[0], running + sign * row[1]
+        return due, running
 
     async def get_config(self) -> dict[str, str]:
         return dict(await self._fetchall("SELECT key, value FROM config"))

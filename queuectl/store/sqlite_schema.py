@@ -104,10 +104,58 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_batch ON jobs (batch);
     -- purge and retention: the oldest finished jobs first, never a scan of the live ones
     CREATE INDEX jobs_finished ON jobs (state, updated_at) WHERE state IN ('completed', 'dead');
+
+    -- Flow control (issue 10; DECISIONS.md §6). gated: the job's queue is paused or limited,
+    -- so the claim takes it through its queue's own index; waiting: dependencies (`after`)
+    -- not yet completed; has_dependents: some job waits on this one.
+    ALTER TABLE jobs ADD COLUMN gated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN has_dependents INTEGER NOT NULL DEFAULT 0;
+    -- the claim of ungated queues walks this in order and stops after LIMIT rows
+    DROP INDEX jobs_due;
+    CREATE INDEX jobs_due ON jobs (priority DESC, run_at, seq)
+        WHERE state IN ('pending', 'failed') AND gated = 0 AND waiting = 0;
+    DROP INDEX jobs_due_at;
+    CREATE INDEX jobs_due_at ON jobs (run_at)
+        WHERE state IN ('pending', 'failed') AND gated = 0 AND waiting = 0;
+    -- a limited or served queue's own order (waiting = 0 is a prefix), and its backlog counts
+    CREATE INDEX jobs_queue_due ON jobs (queue, waiting, priority DESC, run_at, seq)
+        WHERE state IN ('pending', 'failed');
+    -- what a limited queue has running: read by the claim, at most `limit` entries
+    CREATE INDEX jobs_running ON jobs (queue) WHERE state = 'processing';
+    -- one unfinished holder per unique key; the key is free again once it completes or dies
+    CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
+        WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+
+    CREATE TABLE queues (
+        name        TEXT PRIMARY KEY,
+        paused      INTEGER NOT NULL DEFAULT 0,
+        max_running INTEGER NOT NULL DEFAULT 0  -- `queue set --limit`; 0 = no limit
+    ) WITHOUT ROWID;
+    CREATE INDEX queues_limited ON queues (name) WHERE max_running > 0 AND paused = 0;
+
+    -- job_id waits for dep_id; the row goes when dep_id completes (or both die)
+    CREATE TABLE job_deps (
+        dep_id TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        PRIMARY KEY (dep_id, job_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE schedules (
+        name       TEXT PRIMARY KEY,
+        cron       TEXT NOT NULL,
+        zone       TEXT NOT NULL,
+        job        TEXT NOT NULL,  -- JSON: the job document and enqueue flags
+        next_run   INTEGER,        -- epoch ms; NULL: never again
+        last_run   INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX schedules_due ON schedules (next_run);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = {"jobs", "attempts", "workers", "config", "job_counts"}
+OUR_TABLES = {"jobs", "attempts", "workers", "config", "job_counts", "queues", "job_deps",
+              "schedules"}
 
 
 def prepare_file(path: Path) -> None:

@@ -4,8 +4,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ..jobs import NewJob
+from ..jobs import Job, NewJob
 from ..settings import Settings
+from . import sqlite_flow as flow
 from .rows import JOB_COLUMNS, job_from_row, part2_values
 
 __all__ = ["JOB_COLUMNS", "job_from_row"]  # re-exported: the SQLite modules import them here
@@ -15,8 +16,11 @@ T = TypeVar("T")
 WORKER_COLUMNS = "id, pid, host, concurrency, started_at, heartbeat_at, running, stop_requested"
 INSERT_JOB = (
     "INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, "
-    "created_at, updated_at, queue, batch, cwd, env, unique_key, after_ids) "
-    "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created_at, updated_at, queue, batch, cwd, env, unique_key, after_ids, gated) "
+    "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    # a job whose unique key is held by an unfinished job is skipped, not an error
+    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
+    "AND state IN ('pending', 'failed', 'processing') DO NOTHING"
 )
 # Schema 2 has no per-row insert trigger (it cost ~12 us a job, half of a bulk enqueue):
 # every insert path adds its batch to the pending count in the same transaction.
@@ -52,13 +56,20 @@ def write_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connecti
 
 
 def insert_new_jobs(conn: sqlite3.Connection, *, jobs: Sequence[NewJob],
-                    now: int) -> tuple[list[tuple], list[str]]:
-    """The enqueue transaction's body: (rows inserted, worker ids to wake). Raises
-    sqlite3.IntegrityError on a duplicate id (the caller names it with first_existing)."""
+                    now: int) -> tuple[list[tuple], list[str], dict[int, Job]]:
+    """The enqueue transaction's body: (rows given to INSERT_JOB, worker ids to wake, the jobs
+    at some positions as they are now: the holder of a taken unique key, or a job whose
+    dependency is already dead). Raises sqlite3.IntegrityError on a duplicate id (the caller
+    names it with first_existing), JobNotFoundError on an unknown `after` id."""
     rows = insert_rows(jobs, now=now, stored_max_retries=conn.execute(DEFAULT_MAX_RETRIES).fetchall())
+    gated = flow.gated_queues(conn)
+    rows = [(*row, int(job.queue in gated)) for row, job in zip(rows, jobs, strict=True)]
+    before = conn.total_changes
     conn.executemany(INSERT_JOB, rows)
-    conn.execute(COUNT_INSERTED, (len(rows),))
-    return rows, worker_ids(conn)
+    conn.execute(COUNT_INSERTED, (conn.total_changes - before,))
+    holders = flow.unique_holders(conn, jobs)
+    flow.link_dependencies(conn, jobs, holders, now)
+    return rows, worker_ids(conn), holders | flow.reread_with_after(conn, jobs, holders)
 
 
 def worker_ids(conn: sqlite3.Connection) -> list[str]:

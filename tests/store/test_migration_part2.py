@@ -136,13 +136,13 @@ async def test_a_migrated_store_runs_old_and_new_jobs(part1_url):
     store = await open_store(part1_url)
     try:
         await store.insert_jobs([NewJob("new", "true", max_retries=0, batch="b1", cwd="/tmp",
-                                        env={"A": "1"}, queue="q", after=("p",))], now=NOW)
+                                        env={"A": "1"}, queue="q", after=("c",))], now=NOW)
         claimed = await claim(store, 5, now=NOW)
-        assert [j.id for j in claimed] == ["p", "new"]  # priority 5 first; both due
+        assert [j.id for j in claimed] == ["p", "new"]  # priority 5 first; both due (c completed)
         old, new = claimed
         assert old.cwd is None and old.env is None and old.batch is None
         assert (new.cwd, new.env, new.batch, new.queue, new.after) == (
-            "/tmp", {"A": "1"}, "b1", "q", ("p",))
+            "/tmp", {"A": "1"}, "b1", "q", ("c",))
         await store.finish_jobs([finish(old), finish(new)], now=NOW + 200)
         counts = await store.count_by_state()
         assert counts["completed"] == 3 and counts["pending"] == 0

@@ -11,7 +11,8 @@ import pytest
 from queuectl.errors import StoreError
 from queuectl.jobs import JobState
 from queuectl.store import open_store
-from queuectl.store.sqlite import CLAIM, SqliteStore
+from queuectl.store.sqlite import SqliteStore
+from queuectl.store.sqlite_flow import CLAIM_ALL, CLAIM_SERVED
 from queuectl.store.sqlite_schema import SCHEMA_VERSION, open_sync
 
 from .helpers import NOW, claim, job
@@ -132,17 +133,23 @@ async def test_concurrent_first_opens_from_processes(tmp_path):
     assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
 
 
-def test_claim_walks_the_due_index(tmp_path):
+@pytest.mark.parametrize("claim", [CLAIM_ALL, CLAIM_SERVED], ids=["all", "served"])
+def test_claim_reads_only_index_heads(tmp_path, claim):
+    """Every access to jobs goes through an index in claim order, so a claim reads about
+    `limit` entries per source at any store size; the only sort is of those few candidates."""
     path = tmp_path / "queue.db"
     conn = open_sync(path)
     try:
-        plan = conn.execute("EXPLAIN QUERY PLAN " + CLAIM,
-                            {"worker": "w", "now": NOW, "limit": 10}).fetchall()
+        plan = conn.execute("EXPLAIN QUERY PLAN " + claim,
+                            {"worker": "w", "now": NOW, "limit": 10, "served": '["a"]'}).fetchall()
     finally:
         conn.close()
-    details = " | ".join(row[-1] for row in plan)
-    assert "jobs_due" in details
-    assert "TEMP B-TREE" not in details  # the index gives the order; no sort step
+    details = [row[-1] for row in plan]
+    if claim is CLAIM_ALL:
+        assert "SCAN jobs USING INDEX jobs_due" in details
+        assert "SCAN q USING INDEX queues_limited" in details
+    assert any("USING INDEX jobs_queue_due (queue=? AND waiting=?)" in d for d in details)
+    assert not [d for d in details if d.startswith("SCAN") and "jobs" in d and "INDEX" not in d]
 
 
 async def test_iter_jobs_crosses_small_chunks(tmp_path):
