@@ -10,8 +10,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import JobNotFoundError
 from ..jobs import Job, NewJob
+from . import deps
 from .rows import JOB_COLUMNS, job_from_row
 
 _DUE = "state IN ('pending', 'failed')"
@@ -128,53 +128,27 @@ def unique_holders(conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> dict[int
     return holders
 
 
-def dependency_states(conn: sqlite3.Connection, jobs: Sequence[NewJob],
-                      holders: dict[int, Job]) -> dict[str, tuple[str, str]]:
-    """dep id as given -> (id it resolves to, state) for every `after` of the batch. An id may
-    name a job already stored or an earlier job of the batch (or the holder of its key);
-    anything else is exit 1 and nothing is created."""
-    earlier: dict[str, str] = {}
-    found: dict[str, tuple[str, str]] = {}
-    for position, job in enumerate(jobs):
-        for dep in job.after:
-            if dep in earlier:
-                found[dep] = (earlier[dep], _state(conn, earlier[dep]))
-            elif dep not in found:
-                state = _state(conn, dep)
-                if state is None or dep in {j.id for j in jobs[position:]}:
-                    raise JobNotFoundError(f"after: no job with id {dep!r}")
-                found[dep] = (dep, state)
-        holder = holders.get(position)
-        earlier[job.id] = holder.id if holder else job.id
-    return found
-
-
-def _state(conn: sqlite3.Connection, job_id: str) -> str | None:
-    row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    return None if row is None else row[0]
-
-
 def link_dependencies(conn: sqlite3.Connection, jobs: Sequence[NewJob],
                       holders: dict[int, Job], now: int) -> None:
     """Record what each new job waits for: an edge per unfinished dependency, its `waiting`
     count, and `dead` at once (attempts 0) when a dependency is already dead."""
     if not any(job.after for job in jobs):
         return
-    deps = dependency_states(conn, jobs, holders)
-    for position, job in enumerate(jobs):
-        if not job.after or position in holders:
+    stored = {}
+    for dep in deps.stored_dependencies(jobs):
+        row = conn.execute("SELECT state FROM jobs WHERE id = ?", (dep,)).fetchone()
+        if row is not None:
+            stored[dep] = row[0]
+    skipped = {position: holder.id for position, holder in holders.items()}
+    for link in deps.plan(jobs, skipped, stored):
+        if link.failed is not None:
+            _bury(conn, [(link.job_id, link.failed)], now)
             continue
-        resolved = [deps[d] for d in job.after]
-        failed = next((dep for dep, state in resolved if state == "dead"), None)
-        if failed is not None:
-            _bury(conn, [(job.id, failed)], now)
-            continue
-        open_deps = [dep for dep, state in resolved if state != "completed"]
         conn.executemany("INSERT OR IGNORE INTO job_deps (dep_id, job_id) VALUES (?, ?)",
-                         [(dep, job.id) for dep in open_deps])
+                         [(dep, link.job_id) for dep in link.open_deps])
         conn.executemany("UPDATE jobs SET has_dependents = 1 WHERE id = ?",
-                         [(dep,) for dep in open_deps])
-        conn.execute("UPDATE jobs SET waiting = ? WHERE id = ?", (len(open_deps), job.id))
+                         [(dep,) for dep in link.open_deps])
+        conn.execute("UPDATE jobs SET waiting = ? WHERE id = ?", (len(link.open_deps), link.job_id))
 
 
 def reread_with_after(conn: sqlite3.Connection, jobs: Sequence[NewJob],
