@@ -25,6 +25,7 @@ from ..errors import (
     WrongStateError,
 )
 from ..jobs import STATE_NAMED, STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
+from . import postgres_flow_schema as fsql
 from . import postgres_schema as sql
 from .base import Metrics, Output, Rescued
 from .paging import pages
@@ -37,11 +38,13 @@ from .postgres_conn import (  # raises the install hint first when asyncpg is mi
     migrate,
     reason,
 )
+from .postgres_flow import FlowVerbs
 from .postgres_retry import RETRY_WINDOW_S, quiet_pool_log, run_retrying
 from .postgres_views import PostgresViews
-from .rows import RUN_NO, claim_order, inserted_job, job_from_row, part2_values
+from .rows import JOB_COLUMNS, RUN_NO, claim_order, inserted_job, job_from_row, part2_values
 
 T = TypeVar("T")
+CLAIM = fsql.CLAIM.format(columns=JOB_COLUMNS)
 
 POOL_MAX = 5  # claim loop, flusher, heartbeat, rescuer, drain check; plus one LISTEN connection
 FINISH_RETRY_WINDOW_S = 600.0  # finished outcomes get longer: losing one means a re-run
@@ -50,7 +53,7 @@ FINISH_RETRY_WINDOW_S = 600.0  # finished outcomes get longer: losing one means 
 # -- the store ----------------------------------------------------------------------------
 
 
-class PostgresStore(PostgresViews):
+class PostgresStore(PostgresViews, FlowVerbs):
     def __init__(self, location: Location, pool: "asyncpg.Pool", channel: str) -> None:
         self.location = location
         self.url = location.display
@@ -116,11 +119,15 @@ class PostgresStore(PostgresViews):
         rows = [insert_row(job, now) for job in jobs]
         columns = [list(c) for c in zip(*rows, strict=True)]
         ids, commands = columns[0], columns[1]
+        args = (*columns[:6], now, self.channel, *columns[6:])
+        if any(job.unique_key is not None or job.after for job in jobs):
+            stored = await self._insert_linked(jobs, args, now)
+            return [stored.get(i) or inserted_job(job, job.max_retries, row[4], now)
+                    for i, (job, row) in enumerate(zip(jobs, rows, strict=True))]
 
         async def insert(conn, retrying: bool) -> None:
             try:
-                await conn.execute(sql.INSERT_JOBS, *columns[:6], now, self.channel,
-                                   *columns[6:])
+                await conn.execute(sql.INSERT_JOBS, *args)
             except asyncpg.UniqueViolationError:
                 if retrying and await conn.fetchval(
                         sql.OUR_INSERT_LANDED, ids, commands, now) == len(set(ids)):
@@ -139,7 +146,8 @@ class PostgresStore(PostgresViews):
                 return f"a job with id {job_id!r} already exists"
         return "a job with this id already exists"
 
-    async def claim_jobs(self, *, worker_id: str, limit: int, now: int) -> list[Job]:
+    async def claim_jobs(self, *, worker_id: str, limit: int, now: int,
+                         queues: Sequence[str] | None = None) -> list[Job]:
         held = self._held.setdefault(worker_id, set())
 
         async def claim(conn, retrying: bool) -> list[Any]:
@@ -148,7 +156,8 @@ class PostgresStore(PostgresViews):
                         if (r[0], r[RUN_NO]) not in held]
                 if lost:
                     return lost
-            return await conn.fetch(sql.CLAIM, worker_id, now, limit)
+            served = None if queues is None else list(queues)
+            return await conn.fetch(CLAIM, worker_id, now, limit, served)
 
         rows = await self._run(claim)
         rows.sort(key=claim_order)
@@ -167,11 +176,9 @@ class PostgresStore(PostgresViews):
         if not finishes:
             return 0
         columns = finish_columns(finishes)
-        if any(f.transition.state == JobState.FAILED for f in finishes):
-            query, args = sql.FINISH_AND_NOTIFY, (*columns, now, self.channel)
-        else:
-            query, args = sql.FINISH, (*columns, now)
-        row = await self._run(lambda conn, _: conn.fetchrow(query, *args),
+        retry = any(f.transition.state == JobState.FAILED for f in finishes)
+        args = (*columns, now, retry, self.channel)
+        row = await self._run(lambda conn, _: conn.fetchrow(sql.FINISH, *args),
                               window=FINISH_RETRY_WINDOW_S)
         for f in finishes:
             self._release(f.worker_id, [(f.job_id, f.run_no)])

@@ -5,6 +5,7 @@ Every table lives in one schema (the URL's `?schema=NAME`, else the connection's
 schema), so one database can hold several independent queues.
 """
 
+from . import postgres_flow_schema as flow
 from . import rows
 
 # Migrations, applied in order under an advisory lock; schema_version holds how many ran.
@@ -121,10 +122,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_batch ON jobs (batch, state, seq);
     -- purge and retention: the oldest finished jobs first, never a scan of the live ones
     CREATE INDEX jobs_finished ON jobs (state, updated_at) WHERE state IN ('completed', 'dead');
-    """,
+    """ + flow.MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = ("jobs", "attempts", "workers", "config", "job_counts")
+OUR_TABLES = ("jobs", "attempts", "workers", "config", "job_counts", "queues", "job_deps",
+              "schedules")
 
 READ_VERSION = "SELECT version FROM schema_version"
 CREATE_VERSION_TABLE = (
@@ -136,22 +138,30 @@ JOB_COLUMNS = rows.JOB_COLUMNS
 
 # One statement inserts a whole batch in input order (seq follows the ordinality) and tells
 # every listening worker; the notification is delivered at commit.
-INSERT_JOBS = """
+_INSERT_JOBS = """
 WITH ins AS (
     INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout,
-                      created_at, updated_at, queue, batch, cwd, env, unique_key, after_ids)
+                      created_at, updated_at, queue, batch, cwd, env, unique_key, after_ids,
+                      gated)
     SELECT id, command, 'pending', max_retries, priority, run_at, timeout, $7, $7,
-           queue, batch, cwd, env, unique_key, after_ids
+           queue, batch, cwd, env, unique_key, after_ids,
+           coalesce((SELECT q.paused OR q.max_running > 0 FROM queues q WHERE q.name = t.queue),
+                    false)
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
                 $6::float8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
                 $14::text[])
         WITH ORDINALITY AS t (id, command, max_retries, priority, run_at, timeout, queue,
                               batch, cwd, env, unique_key, after_ids, ord)
     ORDER BY ord
-    RETURNING 1
+    -- a job whose unique key an unfinished job holds is skipped (waiting for a concurrent
+    -- inserter of the same key to commit or roll back first), not an error
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
+        AND state IN ('pending', 'failed', 'processing') DO NOTHING
+    RETURNING id
 )
-SELECT count(*), pg_notify($8, 'jobs') FROM ins
 """
+INSERT_JOBS = _INSERT_JOBS + "SELECT count(*), pg_notify($8, 'jobs') FROM ins"
+INSERT_JOBS_IDS = _INSERT_JOBS + "SELECT array_agg(id), pg_notify($8, 'jobs') FROM ins"
 # After an ambiguous failure (connection lost around the commit): did our insert land?
 OUR_INSERT_LANDED = """
 SELECT count(*) FROM jobs j
@@ -160,17 +170,6 @@ WHERE j.created_at = $3
 """
 EXISTING_IDS = "SELECT id FROM jobs WHERE id = ANY($1::text[])"
 
-# One statement claims a batch; SKIP LOCKED lets concurrent claimers pass each other, and the
-# row re-check under FOR UPDATE means a job is never handed to two workers.
-CLAIM = f"""
-UPDATE jobs SET state = 'processing', worker_id = $1, attempts = attempts + 1,
-       run_no = run_no + 1, started_at = $2, updated_at = $2, pid = NULL
-WHERE seq IN (SELECT seq FROM jobs
-              WHERE state IN ('pending', 'failed') AND run_at <= $2
-              ORDER BY priority DESC, run_at, seq LIMIT $3
-              FOR UPDATE SKIP LOCKED)
-RETURNING {JOB_COLUMNS}, seq
-"""
 HELD_BY = f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE state = 'processing' AND worker_id = $1"
 
 
@@ -190,7 +189,7 @@ WITH f AS (
     FROM f
     WHERE j.id = f.id AND j.state = 'processing' AND j.worker_id = f.worker
       AND j.run_no = f.run_no
-    RETURNING j.id, j.run_no
+    RETURNING j.id, j.run_no, j.has_dependents
 ), recorded AS (
     INSERT INTO attempts (job_id, n, worker_id, started_at, finished_at, ok, exit_code, error,
                           duration, stdout, stderr)
@@ -200,8 +199,14 @@ WITH f AS (
     RETURNING 1
 )
 """
-FINISH = _FINISH + "SELECT count(*) FROM recorded"
-FINISH_AND_NOTIFY = _FINISH + "SELECT count(*), pg_notify($15, 'jobs') FROM recorded"
+# Idle workers are told when a retry is due ($15), dependents were released or a limited
+# queue's slot freed (flow control); otherwise a finish notifies nobody.
+FINISH = _FINISH + """
+SELECT count(*), CASE WHEN $15::bool OR EXISTS (SELECT 1 FROM done WHERE done.has_dependents)
+                       OR EXISTS (SELECT 1 FROM queues WHERE max_running > 0 AND NOT paused)
+                  THEN pg_notify($16, 'jobs') END
+FROM recorded
+"""
 
 REQUEUE = """
 WITH r AS (
@@ -267,7 +272,9 @@ SELECT (finished_at - $1) / 60000, count(*) FILTER (WHERE ok), count(*) FILTER (
 FROM attempts WHERE finished_at >= $1 AND finished_at < $2 GROUP BY 1
 """
 COUNTS = "SELECT state, sum(n)::bigint FROM job_counts GROUP BY state"
-NEXT_DUE = "SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')"
+NEXT_DUE = (
+    "SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed') AND NOT gated AND waiting = 0"
+)
 ATTEMPTS = (
     "SELECT n, worker_id, started_at, finished_at, exit_code, error, duration "
     "FROM attempts WHERE job_id = $1 ORDER BY n"

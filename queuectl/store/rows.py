@@ -83,3 +83,22 @@ def inserted_job(job: NewJob, max_retries: int, run_at: int, now: int) -> Job:
     return Job(job.id, job.command, JobState.PENDING, 0, max_retries, job.priority, run_at,
                job.timeout, None, None, now, now, None, None, 0, job.queue, job.batch, job.cwd,
                job.env or None, job.unique_key, tuple(job.after))
+
+
+async def runnable_counts(store: Any, queues: Sequence[str] | None, paused: set[str],
+                          one_queue: Any) -> tuple[int, int]:
+    """(due or waiting, processing) jobs of `queues` (None: all) that are not paused: what a
+    `worker start --drain` serving them could still run, or see fail and retry. All queues
+    start from the O(1) totals and subtract the paused ones; a list adds its queues up.
+    `one_queue(name)` awaits one queue's (due, processing)."""
+    if queues is None:
+        counts = await store.count_by_state()
+        due, running = counts["pending"] + counts["failed"], counts["processing"]
+        sign, chosen = -1, paused
+    else:
+        due = running = 0
+        sign, chosen = 1, set(queues) - paused
+    for queue in sorted(chosen):
+        queue_due, queue_running = await one_queue(queue)
+        due, running = due + sign * queue_due, running + sign * queue_running
+    return due, running

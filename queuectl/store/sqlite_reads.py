@@ -26,6 +26,7 @@ from ..jobs import (
     WorkerInfo,
     queue_infos,
 )
+from . import rows
 from .paging import PageQuery, filtered_page, minute_buckets, minute_window, pages
 from .sqlite_schema import describe, open_sync
 from .sqlite_sql import JOB_COLUMNS, WORKER_COLUMNS, job_from_row
@@ -137,26 +138,16 @@ class SqliteReads:
             "SELECT name, paused, max_running FROM queues"))
 
     async def runnable_counts(self, queues: Sequence[str] | None) -> tuple[int, int]:
-        """(due or waiting, processing) jobs of the given queues (None: all) that are not paused:
-        what a `worker start --drain` serving them could still run or see fail and retry."""
+        """rows.runnable_counts: what a --drain worker serving `queues` could still run."""
         paused = {r[0] for r in await self._fetchall("SELECT name FROM queues WHERE paused = 1")}
-        if queues is None and not paused:
-            counts = await self.count_by_state()
-            return counts["pending"] + counts["failed"], counts["processing"]
-        if queues is None:
-            counts = await self.count_by_state()
-            due, running = counts["pending"] + counts["failed"], counts["processing"]
-            sign, chosen = -1, paused
-        else:
-            due = running = 0
-            sign, chosen = 1, set(queues) - paused
-        for queue in sorted(chosen):
-            row = await self._fetchone(
+
+        async def one_queue(name: str) -> tuple[int, int]:
+            return await self._fetchone(
                 "SELECT (SELECT count(*) FROM jobs INDEXED BY jobs_queue_due WHERE queue = :q "
                 "AND state IN ('pending', 'failed')), (SELECT count(*) FROM jobs INDEXED BY "
-                "jobs_running WHERE queue = :q AND state = 'processing')", {"q": queue})
-            due, running = due + sign * row[0], running + sign * row[1]
-        return due, running
+                "jobs_running WHERE queue = :q AND state = 'processing')", {"q": name})
+
+        return await rows.runnable_counts(self, queues, paused, one_queue)
 
     async def get_config(self) -> dict[str, str]:
         return dict(await self._fetchall("SELECT key, value FROM config"))

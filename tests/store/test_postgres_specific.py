@@ -201,15 +201,24 @@ async def test_many_rescuers_at_once_rescue_each_job_once(pg, pg_url):
     assert await pg.list_workers() == []
 
 
-async def test_claim_uses_the_due_index_without_sorting_the_queue(pg):
-    await pg.insert_jobs([job(f"j{i}", priority=i % 5) for i in range(3000)], now=NOW)
+async def test_claim_reads_index_heads_without_sorting_a_queue(pg):
+    await pg.set_queues(["lim"], limit=2)
+    await pg.insert_jobs([job(f"j{i}", priority=i % 5, queue="lim" if i % 2 else "default")
+                          for i in range(3000)], now=NOW)
     await pg._run(lambda conn, _: conn.execute("ANALYZE jobs"))
-    from queuectl.store import postgres_schema as sql
+    from queuectl.store import postgres_flow_schema as fsql
 
-    plan = await pg._run(lambda conn, _: conn.fetch(
-        "EXPLAIN " + sql.CLAIM.replace("$1", "'w'").replace("$2", str(NOW)).replace("$3", "10")))
-    text = "\n".join(r[0] for r in plan)
+    def explain(query: str) -> str:  # the function's parameters and one open queue inlined
+        return (query.replace("p_served", "NULL").replace("p_now", str(NOW))
+                .replace("p_limit", "10").replace("o.free", "2").replace("o.name", "'lim'"))
+
+    ungated = await pg._run(lambda conn, _: conn.fetch("EXPLAIN " + explain(fsql.UNGATED_HEAD)))
+    text = "\n".join(r[0] for r in ungated)
     assert "jobs_due" in text and "Sort" not in text, text
+    head = fsql.QUEUE_HEADS[fsql.QUEUE_HEADS.index("(") + 1 : fsql.QUEUE_HEADS.rindex(")")]
+    per_queue = await pg._run(lambda conn, _: conn.fetch("EXPLAIN " + explain(head)))
+    text = "\n".join(r[0] for r in per_queue)
+    assert "jobs_queue_due" in text and "Sort" not in text, text
 
 
 # -- LISTEN/NOTIFY ------------------------------------------------------------------------
