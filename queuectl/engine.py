@@ -50,11 +50,13 @@ class Engine:
         settings: Settings,
         concurrency: int,
         drain: bool = False,
+        queues: list[str] | None = None,
         runner: Runner = run_command,
         log: Callable[[str], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store, self.settings, self.concurrency, self.drain = store, settings, concurrency, drain
+        self.queues = queues  # None: every queue
         self.runner = runner
         self.host, self.pid = this_host(), os.getpid()
         self.worker_id = f"{self.host}-{self.pid}-{os.urandom(2).hex()}"
@@ -85,7 +87,8 @@ class Engine:
         os.environ[WORKER_VAR] = self.worker_id  # inherited by every job (set once: cheaper)
         await self.store.register_worker(self._info(now_ms()))
         subscription = await self.store.subscribe(self.worker_id, self._on_bell)
-        self.log(f"worker {self.worker_id} started: concurrency {self.concurrency}, "
+        serving = "" if self.queues is None else f", queues {','.join(self.queues)}"
+        self.log(f"worker {self.worker_id} started: concurrency {self.concurrency}{serving}, "
                  f"store {self.store.url}")
         try:
             async with asyncio.TaskGroup() as group:
@@ -141,7 +144,8 @@ class Engine:
             if time.monotonic() < self._paused_until:
                 await self._sit_out_pause()
                 continue
-            jobs = await self.store.claim_jobs(worker_id=self.worker_id, limit=free, now=now_ms())
+            jobs = await self.store.claim_jobs(worker_id=self.worker_id, limit=free, now=now_ms(),
+                                               queues=self.queues)
             if self._stopping:  # a stop arrived during the claim: hand these back uncharged
                 self._interrupted.extend((job.id, job.run_no) for job in jobs)
                 return
@@ -153,7 +157,7 @@ class Engine:
             if self.drain and not self._slots:
                 unfinished = await self._unfinished()
                 if not unfinished:
-                    self.log("drained: no pending, failed or processing jobs left")
+                    self.log("drained: nothing left that this worker could run")
                     return
                 if unfinished == JobState.PROCESSING:
                     poll = DRAIN_POLL_S
@@ -204,11 +208,13 @@ class Engine:
             self._heap = heapq.nsmallest(HEAP_LIMIT // 2, self._heap)
 
     async def _unfinished(self) -> JobState | None:
-        """None when drained; PROCESSING when only other workers' running jobs are left."""
-        counts = await self.store.count_by_state()
-        if counts[JobState.PENDING] or counts[JobState.FAILED]:
+        """None when drained; PROCESSING when only other workers' running jobs are left.
+        Counts only what this worker could still run: the queues it serves, not paused; a job
+        waiting on `after` counts (it is pending) until its dependencies end."""
+        due, running = await self.store.runnable_counts(self.queues)
+        if due:
             return JobState.PENDING
-        return JobState.PROCESSING if counts[JobState.PROCESSING] else None
+        return JobState.PROCESSING if running else None
 
     async def _wait_for_slots(self) -> None:
         while self._slots:

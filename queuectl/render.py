@@ -3,7 +3,7 @@ the dashboard's API (below cli/, so web/ never imports the CLI)."""
 
 from typing import Any
 
-from .jobs import Attempt, Job, Metrics, WorkerInfo
+from .jobs import Attempt, Job, Metrics, QueueInfo, WorkerInfo
 from .timeutil import format_ms
 
 
@@ -61,6 +61,12 @@ def worker_dict(worker: WorkerInfo) -> dict[str, Any]:
         "last_heartbeat": format_ms(worker.heartbeat_at),
         "running": worker.running,
     }
+
+
+def queue_dict(queue: QueueInfo) -> dict[str, Any]:
+    """`queue list --json` (and the dashboard's /api/queues): counts as in `status`'s "jobs"."""
+    return {"name": queue.name, "paused": queue.paused, "limit": queue.limit,
+            "jobs": {**queue.counts, "total": sum(queue.counts.values())}}
 
 
 def metrics_dict(metrics: Metrics) -> dict[str, Any]:

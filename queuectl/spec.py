@@ -202,6 +202,16 @@ def _name(fields: dict[str, Any], key: str, longest: int) -> str:
     return name
 
 
+def queue_names(text: str, flag: str) -> list[str]:
+    """NAME,NAME,... of `--queue` or the NAME arguments of `queue` commands (exit 2 if bad)."""
+    names = [name.strip() for name in text.split(",")] if flag == "--queue" else [text]
+    for name in names:
+        if not 0 < len(name) <= MAX_QUEUE_LENGTH or not NAME_CHARS.issuperset(name):
+            raise UsageError(f"bad queue name {name!r}: use 1 to {MAX_QUEUE_LENGTH} of the "
+                             "characters A-Z a-z 0-9 _ . : -")
+    return list(dict.fromkeys(names))
+
+
 def _cwd(fields: dict[str, Any], key: str) -> str:
     path = _string(fields, key)
     if not path.startswith("/"):

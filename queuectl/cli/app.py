@@ -33,7 +33,16 @@ def _root(
 
 
 def build_app() -> typer.Typer:
-    from . import bench_cmd, config_cmd, dashboard_cmd, dlq_cmd, jobs_cmd, migrate_cmd, worker_cmd
+    from . import (
+        bench_cmd,
+        config_cmd,
+        dashboard_cmd,
+        dlq_cmd,
+        jobs_cmd,
+        migrate_cmd,
+        queue_cmd,
+        worker_cmd,
+    )
 
     app = typer.Typer(no_args_is_help=True,
                       context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,6 +51,7 @@ def build_app() -> typer.Typer:
     app.add_typer(worker_cmd.app, name="worker", help="Run, stop and list workers.")
     app.add_typer(dlq_cmd.app, name="dlq", help="The dead letter queue.")
     app.add_typer(config_cmd.app, name="config", help="Persistent configuration.")
+    app.add_typer(queue_cmd.app, name="queue", help="Queues: limits, pause, counts.")
     app.command("bench")(bench_cmd.bench)
     app.command("dashboard")(dashboard_cmd.dashboard)
     migrate_cmd.register(app)

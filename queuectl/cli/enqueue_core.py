@@ -24,7 +24,9 @@ def enqueue(*, db: str | None, job: str | None = None, file: str | None = None,
     documents = documents_from_arg(job) if file is None else documents_from_file(read_input(file))
     if overrides.get("id") is not None and len(documents) > 1:
         raise UsageError("--id names one job, but the input holds several")
-    jobs = insert(resolve(db), build_jobs(documents, overrides, now=now))
+    new_jobs = build_jobs(documents, overrides, now=now)
+    jobs = insert(resolve(db), new_jobs)
+    note_held_keys(new_jobs, jobs)
     if not quiet:
         print_enqueued(jobs, json_out=json_out,
                        single=file is None and not job.lstrip().startswith("["))
@@ -75,6 +77,15 @@ def _insert_async(location: str, new_jobs: list[NewJob]) -> list[Job]:
             await store.close()
 
     return asyncio.run(main())
+
+
+def note_held_keys(new_jobs: list[NewJob], jobs: list[Job]) -> None:
+    """A job whose unique key an unfinished job holds was not created: the holder came back in
+    its place (its id is printed instead); say so on stderr."""
+    for new, job in zip(new_jobs, jobs, strict=True):
+        if job.id != new.id:
+            sys.stderr.write(f"note: job {job.id} ({job.state}) holds unique key "
+                             f"{new.unique_key!r}; nothing enqueued\n")
 
 
 def read_input(path: str) -> str:

@@ -56,6 +56,7 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
         Flag("count", ("--count", "--concurrency", "-c"), INT,
              "Concurrent jobs (default: config worker-count)."),
         Flag("drain", ("--drain",), SWITCH, "Exit once nothing is left to run."),
+        Flag("queue", ("--queue",), TEXT, "Serve only these queues (default: all).", "A,B"),
     ),
 }
 

@@ -19,11 +19,12 @@ def start(
     ctx: typer.Context,
     count: int = option("worker start", "count"),
     drain: bool = option("worker start", "drain"),
+    queue: str = option("worker start", "queue"),
 ) -> None:
     """Run jobs in the foreground until stopped (SIGINT/SIGTERM or `worker stop`)."""
     from .worker_core import start_worker
 
-    raise typer.Exit(start_worker(db=options(ctx).db, count=count, drain=drain))
+    raise typer.Exit(start_worker(db=options(ctx).db, count=count, drain=drain, queue=queue))
 
 
 @app.command()

@@ -6,19 +6,23 @@ from ..errors import UsageError
 from .context import run_with_store
 
 
-def start_worker(*, db: str | None, count: int | None = None, drain: bool = False) -> int:
-    """Run an engine in the foreground until stopped or drained; returns the exit code."""
+def start_worker(*, db: str | None, count: int | None = None, drain: bool = False,
+                 queue: str | None = None) -> int:
+    """Run an engine in the foreground until stopped or drained; returns the exit code.
+    `queue`: the --queue value (A,B,...), None for every queue."""
     from ..settings import MAX_CONCURRENCY
+    from ..spec import queue_names
 
     if count is not None and not 1 <= count <= MAX_CONCURRENCY:
         raise UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, got {count}")
+    queues = None if queue is None else queue_names(queue, "--queue")
     from ..engine import prefer_pidfd_child_watcher
 
     prefer_pidfd_child_watcher()
-    return run_with_store(db, lambda store: _run_engine(store, count, drain))
+    return run_with_store(db, lambda store: _run_engine(store, count, drain, queues))
 
 
-async def _run_engine(store, count: int | None, drain: bool) -> int:
+async def _run_engine(store, count: int | None, drain: bool, queues: list[str] | None) -> int:
     import asyncio
     import signal
 
@@ -27,7 +31,8 @@ async def _run_engine(store, count: int | None, drain: bool) -> int:
     settings = await load_settings(store)
     concurrency = count or settings.worker_count
     notes = fit_limits(concurrency)  # exit 2 here, before anything is claimed, if they cannot
-    engine = Engine(store, settings=settings, concurrency=concurrency, drain=drain)
+    engine = Engine(store, settings=settings, concurrency=concurrency, drain=drain,
+                    queues=queues)
     for note in notes:
         engine.log(note)
     loop = asyncio.get_running_loop()

@@ -1,0 +1,78 @@
+"""queue list | pause | resume | set: the settings every worker's claim obeys."""
+
+import sys
+
+import typer
+
+from ..errors import UsageError
+from ..render import queue_dict
+from .context import reading_store, with_store
+from .output import print_json, print_table
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _names(names: list[str]) -> list[str]:
+    from ..spec import queue_names
+
+    return list(dict.fromkeys(n for name in names for n in queue_names(name, "NAME")))
+
+
+@app.command("list")
+def list_queues(ctx: typer.Context,
+                json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout.")) -> None:
+    """Every queue that has jobs or settings: paused, limit, jobs per state."""
+    queues = [queue_dict(q) for q in reading_store(ctx, lambda store: store.list_queues())]
+    if json_out:
+        print_json(queues)
+    elif queues:
+        print_table(["QUEUE", "PAUSED", "LIMIT", "PENDING", "PROCESSING", "COMPLETED", "FAILED",
+                     "DEAD"],
+                    [[q["name"], "yes" if q["paused"] else "no", q["limit"] or "-",
+                      *(q["jobs"][s] for s in ("pending", "processing", "completed", "failed",
+                                               "dead"))] for q in queues])
+    else:
+        sys.stderr.write("no queues yet\n")
+
+
+@app.command()
+def pause(ctx: typer.Context, names: list[str] = typer.Argument(..., metavar="NAME...")) -> None:
+    """Claim nothing more from these queues on any worker; running jobs finish."""
+    chosen = _names(names)
+    with_store(ctx, lambda store: store.set_queues(chosen, paused=True))
+    sys.stdout.write("".join(f"paused {name}\n" for name in chosen))
+
+
+@app.command()
+def resume(ctx: typer.Context, names: list[str] = typer.Argument(..., metavar="NAME...")) -> None:
+    """Claim from these queues again."""
+    chosen = _names(names)
+    with_store(ctx, lambda store: store.set_queues(chosen, paused=False))
+    sys.stdout.write("".join(f"resumed {name}\n" for name in chosen))
+
+
+MAX_LIMIT = 1_000_000
+
+
+@app.command("set")
+def set_queue(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"),
+              limit: str = typer.Option(..., "--limit",
+                                        help="At most N jobs of the queue running at once "
+                                             "across all workers (0 = no limit).")) -> None:
+    """Change a queue's settings (the queue need not exist yet)."""
+    (chosen,) = _names([name])
+    value = _limit(limit)
+    with_store(ctx, lambda store: store.set_queues([chosen], limit=value))
+    sys.stdout.write(f"{chosen}: limit {value or 'none'}\n")
+
+
+def _limit(text: str) -> int:
+    """A string option, so that `--limit -1` reaches this message instead of a parser's."""
+    try:
+        value = int(text) if text.strip().lstrip("-").isdigit() else None
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_LIMIT:
+        raise UsageError(f"--limit must be a whole number from 0 (no limit) to {MAX_LIMIT:,}, "
+                         f"got {text!r}")
+    return value
