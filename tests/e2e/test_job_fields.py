@@ -21,13 +21,13 @@ def test_defaults_in_every_job_object(q):
 
 
 def test_flags_set_every_field_on_both_front_doors(q):
-    flags = ["--queue", "media", "--batch", "nightly", "--cwd", "/tmp", "--unique-key", "u1"]
-    lean = q.json("enqueue", "true", *flags, "--json")  # the lean parser's form
-    full = q.json("enqueue", "true", *flags, "--env", "A=1", "--env", "B=two words",
-                  "--after", lean["id"], "--json")  # repeatable flags: typer
-    for job in (lean, full):
+    flags = ["--queue", "media", "--batch", "nightly", "--cwd", "/tmp"]
+    lean = q.json("enqueue", "true", *flags, "--unique-key", "u1", "--json")  # the lean parser
+    full = q.json("enqueue", "true", *flags, "--unique-key", "u2", "--env", "A=1",
+                  "--env", "B=two words", "--after", lean["id"], "--json")  # repeatable: typer
+    for job, key in ((lean, "u1"), (full, "u2")):
         assert (job["queue"], job["batch"], job["cwd"], job["unique_key"]) == (
-            "media", "nightly", "/tmp", "u1")
+            "media", "nightly", "/tmp", key)
     assert lean["env"] == {} and lean["after"] == []
     assert full["env"] == {"A": "1", "B": "two words"} and full["after"] == [lean["id"]]
     assert q.job(full["id"]) | {"history": None} == full | {"history": None}
