@@ -94,6 +94,7 @@ class Engine:
             async with asyncio.TaskGroup() as group:
                 heartbeat = group.create_task(self._heartbeat_loop(), name="heartbeat")
                 rescuer = group.create_task(self._rescue_loop(), name="rescuer")
+                scheduler = group.create_task(self._scheduler().run(), name="scheduler")
                 flusher = group.create_task(self._flush_loop(), name="flusher")
                 await self._claim_loop(group)
                 await self._wait_for_slots()
@@ -102,6 +103,7 @@ class Engine:
                 await flusher  # every outcome is durable before the worker leaves
                 heartbeat.cancel()
                 rescuer.cancel()
+                scheduler.cancel()
         finally:
             with contextlib.suppress(Exception):
                 await self._flush()  # outcomes still buffered when a hard stop cut in
@@ -376,6 +378,11 @@ class Engine:
         if rescued:
             self._wake.set()
         return len(rescued)
+
+    def _scheduler(self):
+        from .maintenance.scheduler import Scheduler  # imports cronsim: only for a worker
+
+        return Scheduler(self.store, log=self.log)
 
     def _on_bell(self, message: bytes) -> None:
         if message == STOP:

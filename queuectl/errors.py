@@ -41,3 +41,11 @@ class WrongStateError(QueuectlError):
 
 class StoreError(QueuectlError):
     """the store is unreachable or unusable"""
+
+
+class ScheduleExistsError(QueuectlError):
+    """a schedule with this name already exists"""
+
+
+class ScheduleNotFoundError(QueuectlError):
+    """no schedule with this name"""

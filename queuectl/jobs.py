@@ -188,3 +188,22 @@ def queue_infos(counts: list[tuple[str, str, int]],
     return [QueueInfo(name, *found.get(name, (False, 0)),
                       per_queue.get(name) or dict.fromkeys(STATES, 0))
             for name in sorted(per_queue.keys() | found.keys())]
+
+
+class Schedule(NamedTuple):
+    """A cron schedule (`schedule add`): each run enqueues `job` once, with the id
+    `NAME@<run time>` and the batch NAME. Times are epoch ms."""
+
+    name: str
+    cron: str
+    zone: str
+    job: NewJob  # the template: id, batch and run_at are set per run
+    next_run: int | None
+    last_run: int | None = None
+    created_at: int = 0
+
+    def run_job(self, run_at: int) -> NewJob:
+        from .timeutil import format_ms
+
+        return self.job._replace(id=f"{self.name}@{format_ms(run_at)}", batch=self.name,
+                                 run_at=run_at)

@@ -110,16 +110,10 @@ class PostgresStore(PostgresViews, FlowVerbs):
         """All or nothing; a job without max_retries takes config max-retries."""
         if not jobs:
             return []
-        if any(job.max_retries is None for job in jobs):
-            from ..settings import Settings
-
-            stored = await self._fetch(sql.GET_MAX_RETRIES)
-            default = Settings.from_stored({"max-retries": stored[0][0]} if stored else {})
-            jobs = [job.with_default_retries(default.max_retries) for job in jobs]
+        jobs = await self._default_retries(jobs)
         rows = [insert_row(job, now) for job in jobs]
-        columns = [list(c) for c in zip(*rows, strict=True)]
-        ids, commands = columns[0], columns[1]
-        args = (*columns[:6], now, self.channel, *columns[6:])
+        args = self._insert_args(rows, now)
+        ids, commands = list(args[0]), list(args[1])
         if any(job.unique_key is not None or job.after for job in jobs):
             stored = await self._insert_linked(jobs, args, now)
             return [stored.get(i) or inserted_job(job, job.max_retries, row[4], now)
@@ -137,6 +131,21 @@ class PostgresStore(PostgresViews, FlowVerbs):
         await self._run(insert)
         return [inserted_job(job, job.max_retries, row[4], now)
                 for job, row in zip(jobs, rows, strict=True)]
+
+    async def _default_retries(self, jobs: Sequence[NewJob]) -> list[NewJob]:
+        """Jobs without max_retries take config max-retries."""
+        if all(job.max_retries is not None for job in jobs):
+            return list(jobs)
+        from ..settings import Settings
+
+        stored = await self._fetch(sql.GET_MAX_RETRIES)
+        default = Settings.from_stored({"max-retries": stored[0][0]} if stored else {})
+        return [job.with_default_retries(default.max_retries) for job in jobs]
+
+    def _insert_args(self, rows: Sequence[tuple], now: int) -> tuple:
+        """INSERT_JOBS's arguments for rows of insert_row."""
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        return (*columns[:6], now, self.channel, *columns[6:])
 
     @staticmethod
     async def _first_existing(conn, ids: list[str]) -> str:

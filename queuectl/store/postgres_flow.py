@@ -5,8 +5,8 @@ batches with unique keys or dependencies. Mixed into PostgresStore (store/postgr
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import DuplicateJobError
-from ..jobs import Job, NewJob, QueueInfo, queue_infos
+from ..errors import DuplicateJobError, ScheduleExistsError, ScheduleNotFoundError
+from ..jobs import Job, NewJob, QueueInfo, Schedule, queue_infos
 from . import deps, rows
 from . import postgres_flow_schema as fsql
 from . import postgres_schema as sql
@@ -49,6 +49,50 @@ class FlowVerbs:
             return tuple(await self._fetchrow(fsql.QUEUE_RUNNABLE, name))
 
         return await rows.runnable_counts(self, queues, paused, one_queue)
+
+    # -- schedules ----------------------------------------------------------------------
+
+    async def add_schedule(self, schedule: Schedule) -> None:
+        status = await self._run(lambda conn, _: conn.execute(
+            fsql.ADD_SCHEDULE, schedule.name, schedule.cron, schedule.zone,
+            rows.encode_template(schedule.job), schedule.next_run, schedule.last_run,
+            schedule.created_at))
+        if status.endswith(" 0"):
+            raise ScheduleExistsError(f"a schedule named {schedule.name!r} already exists")
+
+    async def remove_schedule(self, name: str) -> None:
+        status = await self._run(lambda conn, _: conn.execute(fsql.REMOVE_SCHEDULE, name))
+        if status.endswith(" 0"):
+            raise ScheduleNotFoundError(f"no schedule named {name!r}")
+
+    async def list_schedules(self) -> list[Schedule]:
+        query = fsql.LIST_SCHEDULES.format(columns=rows.SCHEDULE_COLUMNS)
+        return [rows.schedule_from_row(r) for r in await self._fetch(query)]
+
+    async def due_schedules(self, *, now: int) -> list[Schedule]:
+        query = fsql.DUE_SCHEDULES.format(columns=rows.SCHEDULE_COLUMNS)
+        return [rows.schedule_from_row(r) for r in await self._fetch(query, now)]
+
+    async def fire_schedule(self, *, name: str, expected: int, next_run: int | None,
+                            job: NewJob, now: int) -> bool:
+        """One run, exactly once: the compare-and-set's row lock makes a concurrent firer wait,
+        and its compare then fails. A retry after a lost commit sees the moved next_run."""
+        from .postgres import insert_row
+
+        (job,) = await self._default_retries([job])
+        args = self._insert_args([insert_row(job, now)], now)
+
+        async def fire(conn, _retrying: bool) -> bool:
+            async with conn.transaction():
+                moved = await conn.execute(fsql.MOVE_SCHEDULE, name, next_run, job.run_at,
+                                           expected)
+                if moved.endswith(" 0"):
+                    return False
+                if await conn.fetchval(fsql.JOB_EXISTS, job.id) is None:
+                    await conn.execute(sql.INSERT_JOBS, *args)
+                return True
+
+        return await self._run(fire)
 
     async def _insert_linked(self, jobs: Sequence[NewJob], args: tuple, now: int) -> dict[int, Job]:
         """The enqueue transaction when the batch has unique keys or `after`: lock the stored

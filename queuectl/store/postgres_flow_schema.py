@@ -181,3 +181,16 @@ UPDATE jobs j SET state = 'dead', last_error = 'dependency ' || b.dep || ' faile
 FROM unnest($1::text[], $2::text[]) AS b (id, dep)
 WHERE j.id = b.id AND j.state IN ('pending', 'failed')
 """
+
+# Schedules: firing is a compare-and-set on next_run plus the run's insert, in one transaction
+ADD_SCHEDULE = """
+INSERT INTO schedules (name, cron, zone, job, next_run, last_run, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING
+"""
+REMOVE_SCHEDULE = "DELETE FROM schedules WHERE name = $1"
+LIST_SCHEDULES = "SELECT {columns} FROM schedules ORDER BY name COLLATE \"C\""
+DUE_SCHEDULES = "SELECT {columns} FROM schedules WHERE next_run <= $1 ORDER BY next_run, name"
+MOVE_SCHEDULE = """
+UPDATE schedules SET next_run = $2, last_run = $3 WHERE name = $1 AND next_run = $4
+"""
+JOB_EXISTS = "SELECT 1 FROM jobs WHERE id = $1"

@@ -6,9 +6,12 @@ part once"); only the SQL around it differs by backend.
 NULL costs no bytes and no decoding when a million rows are listed)."""
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..jobs import STATE_NAMED, Job, JobState, NewJob
+
+if TYPE_CHECKING:
+    from ..jobs import Schedule
 
 JOB_COLUMN_NAMES = (
     "id", "command", "state", "attempts", "max_retries", "priority", "run_at", "timeout",
@@ -102,3 +105,29 @@ async def runnable_counts(store: Any, queues: Sequence[str] | None, paused: set[
         queue_due, queue_running = await one_queue(queue)
         due, running = due + sign * queue_due, running + sign * queue_running
     return due, running
+
+
+# -- schedules: the job template is stored as JSON (only the fields a template may set) ------
+
+TEMPLATE_FIELDS = ("command", "max_retries", "priority", "timeout", "queue", "cwd", "env",
+                   "unique_key")
+
+
+def encode_template(job: NewJob) -> str:
+    import json
+
+    fields = job._asdict()
+    return json.dumps({k: fields[k] for k in TEMPLATE_FIELDS if fields[k] not in (None, {})},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def schedule_from_row(row: Sequence[Any]) -> "Schedule":
+    import json
+
+    from ..jobs import Schedule
+
+    template = NewJob(id="", **json.loads(row[3]))
+    return Schedule(row[0], row[1], row[2], template, *row[4:7])
+
+
+SCHEDULE_COLUMNS = "name, cron, zone, job, next_run, last_run, created_at"

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongStateError
-from ..jobs import Finish, Job, JobState, NewJob, WorkerInfo
+from ..jobs import Finish, Job, JobState, NewJob, Schedule, WorkerInfo
 from . import doorbell
 from . import sqlite_flow as flow
+from . import sqlite_schedules as schedules
 from .base import Rescued
 from .rows import claim_order, inserted_jobs
 from .sqlite_reads import SqliteReads
@@ -218,6 +219,23 @@ class SqliteStore(SqliteReads):
             return worker_ids(conn)
 
         self._ring(await self._write(change))
+
+    # -- schedules ----------------------------------------------------------------------
+
+    async def add_schedule(self, schedule: Schedule) -> None:
+        await self._write(partial(schedules.add, schedule=schedule))
+
+    async def remove_schedule(self, name: str) -> None:
+        await self._write(partial(schedules.remove, name=name))
+
+    async def fire_schedule(self, *, name: str, expected: int, next_run: int | None,
+                            job: NewJob, now: int) -> bool:
+        """One run of a schedule, exactly once across workers: see sqlite_schedules.fire."""
+        workers = await self._write(partial(schedules.fire, name=name, expected=expected,
+                                            next_run=next_run, job=job, now=now))
+        if workers:
+            self._ring(workers)
+        return workers is not None
 
     # -- config -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from ..jobs import (
     MinuteStats,
     Output,
     QueueInfo,
+    Schedule,
     WorkerInfo,
     queue_infos,
 )
@@ -148,6 +149,15 @@ class SqliteReads:
                 "jobs_running WHERE queue = :q AND state = 'processing')", {"q": name})
 
         return await rows.runnable_counts(self, queues, paused, one_queue)
+
+    async def list_schedules(self) -> list[Schedule]:
+        return [rows.schedule_from_row(r) for r in await self._fetchall(
+            f"SELECT {rows.SCHEDULE_COLUMNS} FROM schedules ORDER BY name")]
+
+    async def due_schedules(self, *, now: int) -> list[Schedule]:
+        return [rows.schedule_from_row(r) for r in await self._fetchall(
+            f"SELECT {rows.SCHEDULE_COLUMNS} FROM schedules INDEXED BY schedules_due "
+            "WHERE next_run <= ? ORDER BY next_run, name", (now,))]
 
     async def get_config(self) -> dict[str, str]:
         return dict(await self._fetchall("SELECT key, value FROM config"))
