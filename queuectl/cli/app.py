@@ -41,6 +41,7 @@ def build_app() -> typer.Typer:
         jobs_cmd,
         migrate_cmd,
         queue_cmd,
+        schedule_cmd,
         worker_cmd,
     )
 
@@ -52,6 +53,7 @@ def build_app() -> typer.Typer:
     app.add_typer(dlq_cmd.app, name="dlq", help="The dead letter queue.")
     app.add_typer(config_cmd.app, name="config", help="Persistent configuration.")
     app.add_typer(queue_cmd.app, name="queue", help="Queues: limits, pause, counts.")
+    app.add_typer(schedule_cmd.app, name="schedule", help="Cron schedules.")
     app.command("bench")(bench_cmd.bench)
     app.command("dashboard")(dashboard_cmd.dashboard)
     migrate_cmd.register(app)
