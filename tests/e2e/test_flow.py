@@ -122,3 +122,40 @@ def test_after_in_a_file_names_earlier_lines(q):
     bad = [{"id": "x", "command": "true", "after": ["y"]}, {"id": "y", "command": "true"}]
     assert_error(q.run("enqueue", "--file", "-", input="\n".join(json.dumps(x) for x in bad)),
                  1, "no job with id 'y'")
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+def test_schedule_add_list_remove(q):
+    out = q.ok("schedule", "add", "nightly", "--cron", "0 2 * * *", "--tz", "Europe/Berlin",
+               "backup.sh", "--queue", "ops", "-p", "3").stdout
+    assert out.startswith("schedule nightly: next run ") and out.endswith(":00:00.000Z\n")
+    (listed,) = q.json("schedule", "list", "--json")
+    assert (listed["name"], listed["cron"], listed["zone"], listed["last_run"]) == (
+        "nightly", "0 2 * * *", "Europe/Berlin", None)
+    assert (listed["job"]["command"], listed["job"]["queue"], listed["job"]["priority"]) == (
+        "backup.sh", "ops", 3)
+    assert q.ok("schedule", "list").stdout.splitlines()[1].split()[:3] == [
+        "nightly", "0", "2"]
+    assert q.ok("schedule", "remove", "nightly").stdout == "removed schedule nightly\n"
+    assert q.json("schedule", "list", "--json") == []
+
+
+@pytest.mark.parametrize(("args", "code", "fragment"), [
+    (["--cron", "61 * * * *"], 2, "bad minute"),
+    (["--cron", "* * * *"], 2, "expected 5 fields"),
+    (["--cron", "@often"], 2, "bad cron expression"),
+    (["--cron", "@daily", "--tz", "Mars/Olympus"], 2, "unknown time zone 'Mars/Olympus'"),
+    (["--cron", "@daily", "--after", "x"], 2, "No such option"),
+])
+def test_bad_schedules_are_one_line_and_add_nothing(q, args, code, fragment):
+    assert_error(q.run("schedule", "add", "s1", "true", *args), code, fragment)
+    assert q.json("schedule", "list", "--json") == []
+
+
+def test_a_taken_or_unknown_schedule_name_is_exit_1(q):
+    q.ok("schedule", "add", "s1", "--cron", "@daily", "true")
+    assert_error(q.run("schedule", "add", "s1", "--cron", "@hourly", "false"), 1,
+                 "a schedule named 's1' already exists")
+    assert q.json("schedule", "list", "--json")[0]["cron"] == "@daily"
+    assert_error(q.run("schedule", "remove", "nope"), 1, "no schedule named 'nope'")
