@@ -133,7 +133,7 @@ def create_store(db: Path) -> sqlite3.Connection:
 
 
 def prefill(db: Store, pending: int, *, command: str = "true", completed: int = 0,
-            max_retries: int = 0, prefix: str = "b") -> None:
+            max_retries: int = 0, prefix: str = "b", queues: int = 0) -> None:
     """Insert `completed` finished jobs (each with one attempt row, spread over the last 7 days)
     then `pending` due jobs, in one transaction: about 10 s for 10^6 on a small machine.
 
@@ -165,16 +165,16 @@ def prefill(db: Store, pending: int, *, command: str = "true", completed: int = 
     conn.execute(
         "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < :total) "
         "INSERT INTO jobs (id, command, state, attempts, max_retries, priority, run_at, timeout, "
-        "exit_code, created_at, updated_at, run_no) "
+        "exit_code, created_at, updated_at, run_no, queue) "
         "SELECT printf('%s%08d', :prefix, i), :command, "
         "CASE WHEN i < :done THEN 'completed' ELSE 'pending' END, i < :done, :retries, 0, "
         "CASE WHEN i < :done THEN :now - :week + (:week * i) / max(:done, 1) ELSE :now END, "
         "NULL, CASE WHEN i < :done THEN 0 END, "
         "CASE WHEN i < :done THEN :now - :week + (:week * i) / max(:done, 1) ELSE :now END, "
         "CASE WHEN i < :done THEN :now - :week + (:week * i) / max(:done, 1) ELSE :now END, "
-        "i < :done FROM k",
+        "i < :done, CASE WHEN :queues THEN printf('q%d', i % :queues) ELSE 'default' END FROM k",
         {"total": total, "prefix": prefix, "command": command, "done": completed,
-         "retries": max_retries, "now": now, "week": week})
+         "retries": max_retries, "now": now, "week": week, "queues": queues})
     if completed:
         conn.execute(
             "INSERT INTO attempts (job_id, n, worker_id, started_at, finished_at, ok, exit_code, "

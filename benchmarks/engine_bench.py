@@ -111,9 +111,11 @@ async def run_engine(db: Store, stop_after: int | None = None,
     return ran, seconds
 
 
-def engine_rate(db: Store, stop_after: int | None = None) -> tuple[int, float]:
-    """Run the engine in a child process; (jobs completed, seconds in engine.run)."""
-    argv = [PYTHON, "-m", "benchmarks.engine_bench", str(db)]
+def engine_rate(db: Store, stop_after: int | None = None,
+                flags: tuple[str, ...] = ()) -> tuple[int, float]:
+    """Run the engine in a child process; (jobs completed, seconds in engine.run). `flags`:
+    --real, --previous-claim (see main)."""
+    argv = [PYTHON, "-m", "benchmarks.engine_bench", str(db), *flags]
     if stop_after is not None:
         argv.append(str(stop_after))
     _, cp = timed_cp(argv, cwd=ROOT, capture_output=True, timeout=600)
@@ -168,11 +170,40 @@ def p3_pg(quick: bool) -> Row:
 BENCHMARKS = {"P3": p3, "P3-pg": p3_pg}
 
 
+# The claim statement of Part 1, before flow control (P3-flow and P1-flow compare against it):
+# the same UPDATE, with the two flow columns in its WHERE only because the partial index it
+# names now has them in its predicate (SQLite requires the query to imply it).
+PREVIOUS_CLAIM = """
+UPDATE jobs SET state = 'processing', worker_id = :worker, attempts = attempts + 1,
+       run_no = run_no + 1, started_at = :now, updated_at = :now, pid = NULL
+WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_due
+              WHERE state IN ('pending', 'failed') AND gated = 0 AND waiting = 0
+                AND run_at <= :now
+              ORDER BY priority DESC, run_at, seq LIMIT :limit)
+RETURNING {columns}, seq
+"""
+
+
+def use_previous_claim() -> None:
+    """Make SqliteStore claim with PREVIOUS_CLAIM (same store, same engine, same indexes)."""
+    from queuectl.store import sqlite_flow
+    from queuectl.store.rows import JOB_COLUMNS
+
+    previous = PREVIOUS_CLAIM.format(columns=JOB_COLUMNS)
+
+    def claim_params(worker_id, limit, now, queues):
+        return previous, {"worker": worker_id, "now": now, "limit": limit}
+
+    sqlite_flow.claim_params = claim_params
+
+
 def main() -> None:
     if sys.argv[1] == "--prefill":
         prefill(_store_arg(sys.argv[2]), int(sys.argv[3]))
         return
-    args = [a for a in sys.argv[1:] if a not in ("--stats", "--real")]
+    args = [a for a in sys.argv[1:] if a not in ("--stats", "--real", "--previous-claim")]
+    if "--previous-claim" in sys.argv:
+        use_previous_claim()
     stats = {} if "--stats" in sys.argv else None
     db = _store_arg(args[0])
     stop_after = int(args[1]) if len(args) > 1 else None
