@@ -247,7 +247,14 @@ class PostgresStore(PostgresViews, FlowVerbs):
                     await conn.execute(sql.NOTIFY, self.channel, "jobs")
                 return chosen
 
-        return await self._run(retry)
+        async def retry_unless_held(conn, retrying: bool) -> list[str]:
+            try:
+                return await retry(conn, retrying)
+            except asyncpg.UniqueViolationError:  # the partial unique index on unique_key
+                raise WrongStateError("a unique key of these jobs is held by an unfinished "
+                                      "job") from None
+
+        return await self._run(retry_unless_held)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -144,10 +144,11 @@ LOCK_JOBS = "LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE"
 ENSURE_QUEUES = "INSERT INTO queues (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING"
 SET_PAUSED = "UPDATE queues SET paused = $2 WHERE name = ANY($1::text[])"
 SET_LIMIT = "UPDATE queues SET max_running = $2 WHERE name = ANY($1::text[])"
-REGATE = f"""
+REGATE = """
 UPDATE jobs j SET gated = (q.paused OR q.max_running > 0)
 FROM queues q
-WHERE q.name = ANY($1::text[]) AND j.queue = q.name AND j.{_DUE}
+WHERE q.name = ANY($1::text[]) AND j.queue = q.name
+  AND j.state IN ('pending', 'failed', 'processing')  -- a running job may come back (rescue)
   AND j.gated <> (q.paused OR q.max_running > 0)
 """
 QUEUE_COUNTS = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"

@@ -250,14 +250,18 @@ SELECT id, worker_id, state FROM rescued ORDER BY seq
 
 RETRY_ALL_DEAD = """
 UPDATE jobs SET state = 'pending', attempts = 0, run_at = $1, updated_at = $1,
-       exit_code = NULL, last_error = NULL
+       exit_code = NULL, last_error = NULL,
+       gated = coalesce((SELECT q.paused OR q.max_running > 0 FROM queues q
+                         WHERE q.name = jobs.queue), false)
 WHERE state = 'dead'
 RETURNING id, seq
 """
 LOCK_NAMED = "SELECT id, state, attempts, updated_at FROM jobs WHERE id = ANY($1::text[]) FOR UPDATE"
 RETRY_NAMED = """
 UPDATE jobs SET state = 'pending', attempts = 0, run_at = $2, updated_at = $2,
-       exit_code = NULL, last_error = NULL
+       exit_code = NULL, last_error = NULL,
+       gated = coalesce((SELECT q.paused OR q.max_running > 0 FROM queues q
+                         WHERE q.name = jobs.queue), false)
 WHERE id = ANY($1::text[]) AND state = 'dead'
 """
 

@@ -197,11 +197,15 @@ class SqliteStore(SqliteReads):
             chosen = list(ids) if ids is not None else [r[0] for r in conn.execute(
                 "SELECT id FROM jobs WHERE state = 'dead' ORDER BY seq")]
             _check_all_dead(conn, chosen)
-            conn.executemany(
-                "UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, "
-                "exit_code = NULL, last_error = NULL WHERE id = ? AND state = 'dead'",
-                [(now, now, job_id) for job_id in chosen],
-            )
+            try:
+                conn.executemany(
+                    "UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, "
+                    f"exit_code = NULL, last_error = NULL, gated = {flow.GATE_OF_QUEUE} "
+                    "WHERE id = ? AND state = 'dead'",
+                    [(now, now, job_id) for job_id in chosen],
+                )
+            except sqlite3.IntegrityError:  # the partial unique index on unique_key
+                raise WrongStateError(flow.held_key_message(conn, chosen)) from None
             return chosen, worker_ids(conn) if chosen else []
 
         retried, workers = await self._write(retry)

@@ -78,6 +78,9 @@ def claim_params(worker_id: str, limit: int, now: int, queues: Sequence[str] | N
 # -- queues -----------------------------------------------------------------------------
 
 GATED_QUEUES = "SELECT name FROM queues WHERE paused = 1 OR max_running > 0"
+# The gate of a job that comes back to the queue from `dead` (dlq retry)
+GATE_OF_QUEUE = ("(SELECT count(*) FROM queues q WHERE q.name = jobs.queue "
+                 "AND (q.paused = 1 OR q.max_running > 0))")
 
 
 def gated_queues(conn: sqlite3.Connection) -> set[str]:
@@ -97,13 +100,28 @@ def set_queues(conn: sqlite3.Connection, names: Sequence[str], *, paused: bool |
             conn.execute("UPDATE queues SET max_running = ? WHERE name = ?", (limit, name))
         gate = conn.execute("SELECT paused = 1 OR max_running > 0 FROM queues WHERE name = ?",
                             (name,)).fetchone()[0]
+        # running jobs too: a retry or a rescue puts them back in the queue with this flag
         conn.execute(f"UPDATE jobs INDEXED BY jobs_queue_due SET gated = ? "
                      f"WHERE queue = ? AND {_DUE} AND gated <> ?", (gate, name, gate))
+        conn.execute("UPDATE jobs INDEXED BY jobs_running SET gated = ? "
+                     "WHERE queue = ? AND state = 'processing' AND gated <> ?", (gate, name, gate))
 
 
 def any_limited(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM queues INDEXED BY queues_limited "
                         "WHERE max_running > 0 AND paused = 0 LIMIT 1").fetchone() is not None
+
+
+def held_key_message(conn: sqlite3.Connection, ids: Sequence[str]) -> str:
+    """Why a dead job cannot come back: another unfinished job holds its unique key now."""
+    for job_id in ids:
+        row = conn.execute(
+            f"SELECT d.id, d.unique_key, h.id FROM jobs d JOIN jobs h ON h.unique_key = "
+            f"d.unique_key AND h.{_UNFINISHED} WHERE d.id = ? AND h.id <> d.id", (job_id,)
+        ).fetchone()
+        if row:
+            return f"job {row[0]!r}: unique key {row[1]!r} is held by unfinished job {row[2]!r}"
+    return "a unique key of these jobs is held by an unfinished job"
 
 
 QUEUE_COUNTS = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"

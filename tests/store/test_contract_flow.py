@@ -238,3 +238,30 @@ async def test_a_chain_of_a_thousand_and_a_fan_in_of_a_thousand(store):
     assert [d for d in done if d.startswith("c")] == [f"c{i}" for i in range(1000)]
     fan_done = [d for d in done if not d.startswith("c")]
     assert fan_done[-1] == "sink" and len(fan_done) == 1001
+
+
+async def test_a_job_back_from_processing_or_dead_keeps_its_queues_pause(store):
+    from queuectl.jobs import WorkerInfo
+
+    await store.register_worker(WorkerInfo("gone", 1, "h", 1, NOW, NOW))
+    await store.insert_jobs([job("r", queue="p"), job("d", queue="p", max_retries=0)], now=NOW)
+    running, dying = await claim(store, 2, worker="gone")
+    await store.finish_jobs([finish(dying, JobState.DEAD)], now=NOW + 1)
+    await store.set_queues(["p"], paused=True)
+    await store.rescue_lost_jobs(dead_workers=[("gone", NOW)], now=NOW + 2)
+    await store.retry_dead(["d"], now=NOW + 3)
+    assert await claim(store, 10, now=NOW + 4) == []
+    await store.set_queues(["p"], paused=False)
+    assert sorted(names(await claim(store, 10, now=NOW + 4))) == ["d", "r"]
+
+
+async def test_a_dead_job_cannot_come_back_while_its_key_is_held(store):
+    from queuectl.errors import WrongStateError
+
+    await store.insert_jobs([job("a", unique_key="k", max_retries=0)], now=NOW)
+    (a,) = await claim(store)
+    await store.finish_jobs([finish(a, JobState.DEAD)], now=NOW + 1)
+    await store.insert_jobs([job("b", unique_key="k")], now=NOW + 2)
+    with pytest.raises(WrongStateError, match="unique key"):
+        await store.retry_dead(["a"], now=NOW + 3)
+    assert (await store.get_job("a")).state == JobState.DEAD
