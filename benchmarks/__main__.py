@@ -25,11 +25,11 @@ SUITE = {
     **slots.BENCHMARKS,          # P10, P10-rss
     **flow.BENCHMARKS,           # P3-flow, P1-flow, P9, P9-scale
     **scale.BENCHMARKS,          # P7
-    **web.BENCHMARKS,            # P8 (the dashboard)
+    **web.BENCHMARKS,            # P11 (the dashboard)
 }
 # The -pg rows (PostgreSQL store, QUEUECTL_BENCH_PG_DSN) follow their SQLite counterparts.
 ORDER = ["P1", "P1-peer", "P1b", "P1-pg", "P2", "P3", "P3-pg", "P4", "P5", "P6", "P6-pg", "P10",
-         "P3-flow", "P1-flow", "P9", "P7", "P9-scale", "P8"]
+         "P3-flow", "P1-flow", "P9", "P7", "P9-scale", "P11"]
 
 
 def machine() -> dict:

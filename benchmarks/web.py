@@ -1,12 +1,12 @@
-"""P8: the dashboard at 1,000,000 jobs (same measures at 10,000): a real `queuectl dashboard`
+"""P11: the dashboard at 1,000,000 jobs (same measures at 10,000): a real `queuectl dashboard`
 on a P7-shaped store, wall time of HTTP requests from this process (median of 7 per URL, the
 stores interleaved). A row's figure is its slowest URL; `detail` has every URL's median.
 
-  - P8-pages: job list pages — the first page, a state filter, and deep pages by keyset cursor
+  - P11-pages: job list pages — the first page, a state filter, and deep pages by keyset cursor
     (older and newer, filtered and not), HTML;
-  - P8-overview: the overview page (counts, live workers, chart of the last hour, metrics);
-  - P8-metrics: GET /metrics (what Prometheus scrapes every few seconds);
-  - P8-search: a text filter that matches nothing (the worst case: every row is looked at).
+  - P11-overview: the overview page (counts, live workers, chart of the last hour, metrics);
+  - P11-metrics: GET /metrics (what Prometheus scrapes every few seconds);
+  - P11-search: a text filter that matches nothing (the worst case: every row is looked at).
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from pathlib import Path
 from .common import QUEUECTL, Row, cli_env, median, prefill, say, scratch
 
 URLS = {
-    "P8-pages": ["/jobs", "/jobs?state=pending", "/jobs?before={mid}",
+    "P11-pages": ["/jobs", "/jobs?state=pending", "/jobs?before={mid}",
                  "/jobs?state=completed&before={mid}", "/jobs?after={mid}", "/dlq",
                  "/api/jobs?state=completed&before={mid}"],
-    "P8-overview": ["/", "/live/overview"],
-    "P8-metrics": ["/metrics"],
-    "P8-search": ["/jobs?q=no-such-text"],
+    "P11-overview": ["/", "/live/overview"],
+    "P11-metrics": ["/metrics"],
+    "P11-search": ["/jobs?q=no-such-text"],
 }
-GOALS_MS = {"P8-pages": 200, "P8-overview": 200, "P8-metrics": 100, "P8-search": 200}
-WHAT = {"P8-pages": "a page of the job list (first, filtered, deep by cursor)",
-        "P8-overview": "the overview page", "P8-metrics": "GET /metrics",
-        "P8-search": "a text filter matching nothing (every row looked at)"}
+GOALS_MS = {"P11-pages": 200, "P11-overview": 200, "P11-metrics": 100, "P11-search": 200}
+WHAT = {"P11-pages": "a page of the job list (first, filtered, deep by cursor)",
+        "P11-overview": "the overview page", "P11-metrics": "GET /metrics",
+        "P11-search": "a text filter matching nothing (every row looked at)"}
 
 
 @contextlib.contextmanager
@@ -76,16 +76,16 @@ def _build(total: int, tmp: Path) -> Path:
     pending = max(5_000, total // 10)
     t0 = time.perf_counter()
     prefill(db, pending, completed=total - pending)
-    say(f"P8: store of {total:,} jobs prefilled in {time.perf_counter() - t0:.1f}s")
+    say(f"P11: store of {total:,} jobs prefilled in {time.perf_counter() - t0:.1f}s")
     return db
 
 
-def p8(quick: bool) -> list[Row]:
+def p11(quick: bool) -> list[Row]:
     big_n, small_n = (100_000, 10_000) if quick else (1_000_000, 10_000)
-    with scratch("p8-small") as small_tmp, scratch("p8-big") as big_tmp:
+    with scratch("p11-small") as small_tmp, scratch("p11-big") as big_tmp:
         stores = [(_build(small_n, small_tmp), small_tmp), (_build(big_n, big_tmp), big_tmp)]
         with _dashboard(*stores[0]) as small_url, _dashboard(*stores[1]) as big_url:
-            say("P8: timing dashboard requests on both stores ...")
+            say("P11: timing dashboard requests on both stores ...")
             rows = []
             for row_id, paths in URLS.items():
                 small_ms, big_ms = _measure([
@@ -103,4 +103,4 @@ def _row(row_id: str, big_n: int, small_n: int, small_ms: dict, big_ms: dict) ->
                        "ms_by_url_small": {k: round(v, 2) for k, v in small_ms.items()}})
 
 
-BENCHMARKS = {"P8": p8}
+BENCHMARKS = {"P11": p11}
