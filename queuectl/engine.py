@@ -254,6 +254,8 @@ class Engine:
                 output_limit=self.settings.output_limit,
                 kill_grace=self.settings.kill_grace,
                 env_update={JOB_VAR: job.id},
+                cwd=job.cwd,  # None for jobs from before Part 2: they run where the worker runs
+                extra_env=job.env,
             )
         except (OSError, ValueError, RuntimeError) as exc:  # e.g. out of file descriptors
             now = now_ms()

@@ -116,6 +116,8 @@ async def run_command(
     kill_grace: float,
     on_spawn: Callable[[int], None] | None = None,
     env_update: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run `command` through /bin/sh; a timeout or a cancel kills the whole process group.
 
@@ -123,10 +125,15 @@ async def run_command(
     group is then killed (TERM, `kill_grace`, KILL); output still buffered in the pipes is read.
     A process that left the group (setsid) is out of reach: if it still holds the pipes after
     PIPE_DRAIN_S, queuectl stops reading, closes its ends and says so in the captured stderr.
-    `env_update` is added to the command's environment. Raises NotStarted when no process could
+    `env_update` is added to the command's environment (and stays in this process's: it is
+    meant for values every job overwrites, like the job id); `extra_env` is added to this
+    command's alone. `cwd`: where it runs (None: here); a missing one fails the attempt with
+    `cwd not found: PATH` before anything is spawned. Raises NotStarted when no process could
     be started for a reason of the worker's (out of descriptors, processes or memory).
     """
     started, t0 = now_ms(), time.monotonic()
+    if cwd is not None and not os.path.isdir(cwd):
+        return RunResult(None, f"cwd not found: {cwd}", started, now_ms(), _since(t0))
     out, err = Capture(output_limit), Capture(output_limit)
     script = None
     try:
@@ -136,12 +143,13 @@ async def run_command(
                 script = _script_for(command)
             transport, proto = await _spawn(
                 f"exec /bin/sh {shlex.quote(script)}" if script else command, out, err, kill_grace,
-                env_update or {})
+                env_update or {}, _spawn_options(cwd, extra_env, env_update))
         except OSError as exc:
             if exc.errno in WORKER_ERRNOS:  # nothing ran: the worker's problem, not the job's
                 raise NotStarted(exc.strerror or str(exc)) from exc
-            return RunResult(None, f"could not start: {exc.strerror or exc}", started, now_ms(),
-                             _since(t0))
+            why = (f"cwd not found: {cwd}" if cwd is not None and not os.path.isdir(cwd)
+                   else f"could not start: {exc.strerror or exc}")  # the folder went meanwhile
+            return RunResult(None, why, started, now_ms(), _since(t0))
         timed_out = await _supervise(transport, proto, timeout, kill_grace, err, on_spawn)
     finally:
         if script:
@@ -151,8 +159,18 @@ async def run_command(
     return RunResult(exit_code, error, started, now_ms(), _since(t0), out.value(), err.value())
 
 
+def _spawn_options(cwd: str | None, extra_env: Mapping[str, str] | None,
+                   env_update: Mapping[str, str] | None) -> dict:
+    """Popen's cwd/env only when a job asks: env= copies the whole environment (~5 % of P1),
+    so only a job with its own variables pays for it; the tags in env_update still win."""
+    options: dict = {} if cwd is None else {"cwd": cwd}
+    if extra_env:
+        options["env"] = {**os.environ, **extra_env, **(env_update or {})}
+    return options
+
+
 async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: float,
-                 env_update: Mapping[str, str]):
+                 env_update: Mapping[str, str], options: dict):
     """(transport, protocol) of the shell, in a new session and process group.
 
     loop.subprocess_shell is what asyncio.create_subprocess_shell wraps; our protocol replaces
@@ -162,7 +180,7 @@ async def _spawn(shell_command: str, out: Capture, err: Capture, kill_grace: flo
     loop = asyncio.get_running_loop()
     spawn = asyncio.ensure_future(_fork_with(env_update, loop.subprocess_shell(
         lambda: _JobProtocol(loop, out, err), shell_command,
-        stdin=_devnull(), stdout=PIPE, stderr=PIPE, start_new_session=True,
+        stdin=_devnull(), stdout=PIPE, stderr=PIPE, start_new_session=True, **options,
     )))
     try:
         return await asyncio.shield(spawn)

@@ -348,7 +348,8 @@ async def test_a_running_engine_rescues_and_reruns_a_lost_job(store):
 
 
 def fake_runner(calls, *, fail=(), delay=0.0, gauge=None):
-    async def run(command, *, timeout, output_limit, kill_grace, on_spawn=None, env_update=None):
+    async def run(command, *, timeout, output_limit, kill_grace, on_spawn=None, env_update=None,
+                  **job_context):
         started = now_ms()
         calls.append(command)
         if gauge is not None:

@@ -203,3 +203,31 @@ async def test_kill_tagged_groups_kills_only_the_tagged_process_groups(eventuall
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)
             proc.wait()
+
+
+# -- where and with what a command runs (Part 2: cwd, env) ---------------------------------
+
+
+async def test_runs_in_the_given_directory(tmp_path):
+    res = await run_command("pwd", timeout=None, output_limit=1 << 20, kill_grace=0.2,
+                            cwd=str(tmp_path))
+    assert res.ok and res.stdout.decode().strip() == str(tmp_path)
+
+
+async def test_a_missing_directory_fails_before_spawning(tmp_path):
+    marker = tmp_path / "ran"
+    res = await run_command(f"touch {marker}", timeout=None, output_limit=1 << 20,
+                            kill_grace=0.2, cwd=str(tmp_path / "gone"))
+    assert (res.exit_code, res.error) == (None, f"cwd not found: {tmp_path / 'gone'}")
+    assert not marker.exists()
+
+
+async def test_extra_env_reaches_only_that_command_and_tags_win():
+    res = await run_command('printf "%s|%s|%s" "$GREETING" "$QUEUECTL_JOB_ID" "$HOME"',
+                            timeout=None, output_limit=1 << 20, kill_grace=0.2,
+                            env_update={"QUEUECTL_JOB_ID": "real"},
+                            extra_env={"GREETING": "héllo wörld", "QUEUECTL_JOB_ID": "fake"})
+    assert res.stdout.decode() == f"héllo wörld|real|{os.environ.get('HOME', '')}"
+    assert "GREETING" not in os.environ
+    after = await run('printf "%s" "${GREETING-unset}"')
+    assert after.stdout == b"unset"
