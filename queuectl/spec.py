@@ -57,6 +57,31 @@ def documents_from_file(text: str) -> list[tuple[str, Any]]:
     return _json_lines(text)
 
 
+def documents_from_each(template: str, text: str) -> list[tuple[str, Any]]:
+    """--each TEMPLATE: one job per non-empty line, `{}` -> the line shell-quoted, `{#}` -> its
+    number from 1 (empty lines not counted)."""
+    import shlex
+
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not numbered:
+        raise InvalidJobError("--each: no lines in input")
+    if _is_json_job(numbered[0][1]):
+        raise InvalidJobError("--each takes lines of text, but the input is JSON jobs: "
+                              "drop --each to enqueue them")
+    return [(f"line {n}", {"command": template.replace("{#}", str(number))
+                           .replace("{}", shlex.quote(line))})
+            for number, (n, line) in enumerate(numbered, 1)]
+
+
+def _is_json_job(line: str) -> bool:
+    if not looks_like_json(line.lstrip()):
+        return False
+    try:
+        return isinstance(json.loads(line), dict | list)
+    except ValueError:
+        return False
+
+
 def _json_lines(text: str) -> list[tuple[str, Any]]:
     numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     try:  # fast path: one parse for the whole batch

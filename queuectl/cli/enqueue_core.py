@@ -9,27 +9,38 @@ from ..jobs import Job, NewJob
 
 
 def enqueue(*, db: str | None, job: str | None = None, file: str | None = None,
-            json_out: bool = False, quiet: bool = False, **flags: Any) -> None:
+            json_out: bool = False, quiet: bool = False, each: str | None = None,
+            **flags: Any) -> None:
     """`flags`: the job fields of the flag table as typed (None = not given)."""
-    from ..spec import build_jobs, documents_from_arg, documents_from_file
+    from ..spec import build_jobs
     from ..store import resolve
     from ..timeutil import now_ms
 
-    if (job is None) == (file is None):
-        raise UsageError("give a JOB argument or --file, exactly one")
     if json_out and quiet:
         raise UsageError("give --json or --quiet, not both")
     now = now_ms()
     overrides = field_overrides(flags, now=now)
-    documents = documents_from_arg(job) if file is None else documents_from_file(read_input(file))
+    documents = _documents(job, file, each)
     if overrides.get("id") is not None and len(documents) > 1:
         raise UsageError("--id names one job, but the input holds several")
     new_jobs = build_jobs(documents, overrides, now=now)
     jobs = insert(resolve(db), new_jobs)
     note_held_keys(new_jobs, jobs)
     if not quiet:
-        print_enqueued(jobs, json_out=json_out,
-                       single=file is None and not job.lstrip().startswith("["))
+        single = each is None and file is None and not job.lstrip().startswith("[")
+        print_enqueued(jobs, json_out=json_out, single=single)
+
+
+def _documents(job: str | None, file: str | None, each: str | None) -> list[tuple[str, Any]]:
+    from ..spec import documents_from_arg, documents_from_each, documents_from_file
+
+    if each is not None:
+        if job is not None:
+            raise UsageError("--each reads its lines from --file or stdin: give no JOB")
+        return documents_from_each(each, read_input(file or "-"))
+    if (job is None) == (file is None):
+        raise UsageError("give a JOB argument or --file, exactly one")
+    return documents_from_arg(job) if file is None else documents_from_file(read_input(file))
 
 
 def field_overrides(flags: dict[str, Any], *, now: int) -> dict[str, Any]:

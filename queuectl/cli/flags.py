@@ -43,6 +43,8 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
         Flag("unique_key", ("--unique-key",), TEXT,
              "Enqueue nothing while a job with this key is unfinished.", "KEY"),
         Flag("after", ("--after",), MANY, "Run only once job ID completed (repeatable).", "ID"),
+        Flag("each", ("--each",), TEXT, "One job per line of --file or stdin: {} = the line "
+             "(shell-quoted), {#} = its number.", "TEMPLATE"),
         JSON,
         QUIET,
     ),
@@ -50,6 +52,7 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
     "list": (
         Flag("state", ("--state", "-s"), TEXT, "Only jobs in this state.", "STATE"),
         Flag("limit", ("--limit", "-n"), INT, "At most this many jobs."),
+        Flag("batch", ("--batch",), TEXT, "Only jobs of this batch.", "NAME"),
         JSON,
     ),
     "worker start": (

@@ -8,7 +8,7 @@ from .output import JobListPrinter, print_json, print_table
 
 
 def list_jobs(*, db: str | None, state: str | None = None, limit: int | None = None,
-              json_out: bool = False) -> None:
+              json_out: bool = False, batch: str | None = None) -> None:
     from ..jobs import STATES, JobState
 
     if state is not None and state not in STATES:
@@ -18,7 +18,8 @@ def list_jobs(*, db: str | None, state: str | None = None, limit: int | None = N
 
     async def stream(store) -> int:
         printer = JobListPrinter(json_out=json_out)
-        async for job in store.iter_jobs(state=state and JobState(state), limit=limit):
+        async for job in store.iter_jobs(state=state and JobState(state), limit=limit,
+                                         batch=batch):
             printer.add(job)
         return printer.finish()
 

@@ -35,6 +35,7 @@ def enqueue(
     env: list[str] = option("enqueue", "env"),
     unique_key: str = option("enqueue", "unique_key"),
     after: list[str] = option("enqueue", "after"),
+    each: str = option("enqueue", "each"),
     json_out: bool = option("enqueue", "json_out"),
     quiet: bool = option("enqueue", "quiet"),
 ) -> None:
@@ -45,25 +46,27 @@ def enqueue(
     queuectl enqueue -p 5 -t 30s -m 1 '{"command": "./build.sh"}'
     queuectl enqueue -d 5m 'poll.sh'            # due in five minutes
     queuectl enqueue -r 23:30 -i nightly 'backup.sh'
+    ls *.log | queuectl enqueue --each 'gzip {}'
     """
     from .enqueue_core import enqueue as enqueue_jobs
 
     enqueue_jobs(db=options(ctx).db, job=job, file=file, id=id, priority=priority,
                  max_retries=max_retries, run_at=run_at, delay=delay, timeout=timeout,
                  queue=queue, batch=batch, cwd=cwd, env=env, unique_key=unique_key, after=after,
-                 json_out=json_out, quiet=quiet)
+                 each=each, json_out=json_out, quiet=quiet)
 
 
 def list_jobs(
     ctx: typer.Context,
     state: str = option("list", "state", autocompletion=complete_state),
     limit: int = option("list", "limit"),
+    batch: str = option("list", "batch"),
     json_out: bool = option("list", "json_out"),
 ) -> None:
     """Jobs in enqueue order."""
     from .inspect_core import list_jobs as list_core
 
-    list_core(db=options(ctx).db, state=state, limit=limit, json_out=json_out)
+    list_core(db=options(ctx).db, state=state, limit=limit, json_out=json_out, batch=batch)
 
 
 def show(ctx: typer.Context,

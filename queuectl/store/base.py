@@ -63,7 +63,8 @@ class Store(Protocol):
     # reading
     async def get_job(self, job_id: str) -> Job: ...
     def iter_jobs(
-        self, *, state: JobState | None = None, limit: int | None = None
+        self, *, state: JobState | None = None, limit: int | None = None,
+        batch: str | None = None,
     ) -> AsyncIterator[Job]: ...
     async def page_jobs(
         self, *, state: JobState | None = None, text: str | None = None,

@@ -265,14 +265,15 @@ class PostgresStore(PostgresViews, FlowVerbs):
         return job_from_row(row)
 
     async def iter_jobs(
-        self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000
+        self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000,
+        batch: str | None = None,
     ) -> AsyncIterator[Job]:
         """Enqueue order, read in chunks by key so a million rows never sit in memory at once."""
+        query = sql.page_query(state=state is not None, batch=batch is not None)
+        filters = [v for v in (state and str(state), batch) if v is not None]
 
         def page(after: int, size: int) -> Awaitable[list[Any]]:
-            if state:
-                return self._fetch(sql.PAGE_STATE, after, size, str(state))
-            return self._fetch(sql.PAGE_ALL, after, size)
+            return self._fetch(query, after, size, *filters)
 
         async for row in pages(page, limit=limit, chunk=chunk):
             yield job_from_row(row)

@@ -119,7 +119,7 @@ MIGRATIONS: tuple[str, ...] = (
         ADD COLUMN unique_key text,
         ADD COLUMN after_ids  text;  -- JSON array of job ids
     -- list/wait/purge --batch, in enqueue order
-    CREATE INDEX jobs_batch ON jobs (batch, state, seq);
+    CREATE INDEX jobs_batch ON jobs (batch, seq);
     -- purge and retention: the oldest finished jobs first, never a scan of the live ones
     CREATE INDEX jobs_finished ON jobs (state, updated_at) WHERE state IN ('completed', 'dead');
     """ + flow.MIGRATION,
@@ -266,10 +266,17 @@ WHERE id = ANY($1::text[]) AND state = 'dead'
 """
 
 GET_JOB = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
-PAGE_ALL = f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE seq > $1 ORDER BY seq LIMIT $2"
-PAGE_STATE = (
-    f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE seq > $1 AND state = $3 ORDER BY seq LIMIT $2"
-)
+
+
+def page_query(*, state: bool, batch: bool) -> str:
+    """One page of jobs in enqueue order after seq $1, $2 rows, filtered by state $3 and/or
+    batch ($3, or $4 when both)."""
+    where = ["seq > $1"] + (["state = $3"] if state else [])
+    if batch:
+        where.append(f"batch = ${3 + state}")
+    return f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE {' AND '.join(where)} ORDER BY seq LIMIT $2"
+
+
 ACTIVITY = """
 SELECT (finished_at - $1) / 60000, count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),
        sum(duration), count(duration)

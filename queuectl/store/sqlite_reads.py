@@ -57,14 +57,16 @@ class SqliteReads:
         return job_from_row(row)
 
     async def iter_jobs(
-        self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000
+        self, *, state: JobState | None = None, limit: int | None = None, chunk: int = 1000,
+        batch: str | None = None,
     ) -> AsyncIterator[Job]:
         """Enqueue order, read in chunks by key so a million rows never sit in memory at once."""
-        where = "seq > ?" + (" AND state = ?" if state else "")
+        where = "seq > ?" + (" AND state = ?" if state else "") + (" AND batch = ?" if batch else "")
         query = f"SELECT {JOB_COLUMNS}, seq FROM jobs WHERE {where} ORDER BY seq LIMIT ?"
+        filters = tuple(v for v in (state, batch) if v is not None)
 
         def page(after: int, size: int) -> Awaitable[list[Any]]:
-            return self._fetchall(query, (after, state, size) if state else (after, size))
+            return self._fetchall(query, (after, *filters, size))
 
         async for row in pages(page, limit=limit, chunk=chunk):
             yield job_from_row(row)

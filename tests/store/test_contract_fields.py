@@ -62,3 +62,16 @@ async def test_another_store_object_reads_the_same_fields(store, other):
     await given_dependencies(store)
     await store.insert_jobs([full("a")], now=NOW)
     assert await other.get_job("a") == await store.get_job("a")
+
+
+async def test_iter_jobs_by_batch_pages_in_enqueue_order(store):
+    jobs = [full(f"j{n}", batch="odd" if n % 2 else "even", after=(), unique_key=None)
+            for n in range(25)]
+    await store.insert_jobs(jobs, now=NOW)
+    odd = [j.id async for j in store.iter_jobs(batch="odd", chunk=4)]
+    assert odd == [f"j{n}" for n in range(1, 25, 2)]
+    await store.finish_jobs([], now=NOW)
+    claimed = await claim(store, 3)
+    pending_odd = [j.id async for j in store.iter_jobs(batch="odd", state="pending", limit=5)]
+    assert pending_odd == [i for i in odd if i not in {c.id for c in claimed}][:5]
+    assert [j async for j in store.iter_jobs(batch="none")] == []

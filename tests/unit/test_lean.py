@@ -19,6 +19,9 @@ from queuectl.cli import lean
     (["enqueue", "-p", "3", "-d", "5m", "-q", "x"],
      ("enqueue", {"priority": 3, "delay": "5m", "quiet": True, "job": "x", "db": None})),
     (["list", "-n", "3", "-s", "dead"], ("list", {"limit": 3, "state": "dead", "db": None})),
+    (["enqueue", "--each", "gzip {}", "--batch", "b", "--env", "A=1", "--env", "B=2"],
+     ("enqueue", {"each": "gzip {}", "batch": "b", "env": ["A=1", "B=2"], "db": None})),
+    (["list", "--batch", "b"], ("list", {"batch": "b", "db": None})),
 ])
 def test_the_scripted_forms_are_parsed(args, expected):
     assert lean.parse(args) == expected
