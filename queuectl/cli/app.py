@@ -42,6 +42,7 @@ def build_app() -> typer.Typer:
         migrate_cmd,
         queue_cmd,
         schedule_cmd,
+        wait_cmd,
         worker_cmd,
     )
 
@@ -57,4 +58,5 @@ def build_app() -> typer.Typer:
     app.command("bench")(bench_cmd.bench)
     app.command("dashboard")(dashboard_cmd.dashboard)
     migrate_cmd.register(app)
+    wait_cmd.register(app)
     return app

@@ -10,14 +10,19 @@ from ..jobs import Job, NewJob
 
 def enqueue(*, db: str | None, job: str | None = None, file: str | None = None,
             json_out: bool = False, quiet: bool = False, each: str | None = None,
-            **flags: Any) -> None:
-    """`flags`: the job fields of the flag table as typed (None = not given)."""
+            wait: bool = False, wait_timeout: str | None = None, **flags: Any) -> int:
+    """`flags`: the job fields of the flag table as typed (None = not given). Returns the exit
+    code: 0, or with --wait that of `queuectl wait` on the jobs."""
     from ..spec import build_jobs
     from ..store import resolve
     from ..timeutil import now_ms
+    from .flags import seconds_flag
 
     if json_out and quiet:
         raise UsageError("give --json or --quiet, not both")
+    if wait_timeout is not None and not wait:
+        raise UsageError("--wait-timeout needs --wait")
+    timeout = seconds_flag("--wait-timeout", wait_timeout)  # before anything is enqueued
     now = now_ms()
     overrides = field_overrides(flags, now=now)
     documents = _documents(job, file, each)
@@ -26,9 +31,14 @@ def enqueue(*, db: str | None, job: str | None = None, file: str | None = None,
     new_jobs = build_jobs(documents, overrides, now=now)
     jobs = insert(resolve(db), new_jobs)
     note_held_keys(new_jobs, jobs)
-    if not quiet:
+    if not (quiet or (wait and json_out)):  # --wait --json: the wait document alone
         single = each is None and file is None and not job.lstrip().startswith("[")
         print_enqueued(jobs, json_out=json_out, single=single)
+    if not wait:
+        return 0
+    from .wait_core import run_wait
+
+    return run_wait(db, ids=[j.id for j in jobs], timeout=timeout, json_out=json_out)
 
 
 def _documents(job: str | None, file: str | None, each: str | None) -> list[tuple[str, Any]]:

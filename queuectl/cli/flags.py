@@ -45,6 +45,9 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
         Flag("after", ("--after",), MANY, "Run only once job ID completed (repeatable).", "ID"),
         Flag("each", ("--each",), TEXT, "One job per line of --file or stdin: {} = the line "
              "(shell-quoted), {#} = its number.", "TEMPLATE"),
+        Flag("wait", ("--wait",), SWITCH, "Then wait for the jobs, as `queuectl wait` does."),
+        Flag("wait_timeout", ("--wait-timeout",), TEXT,
+             f"With --wait: give up after this long (exit 124): {DURATION_HELP}.", "DURATION"),
         JSON,
         QUIET,
     ),

@@ -36,6 +36,8 @@ def enqueue(
     unique_key: str = option("enqueue", "unique_key"),
     after: list[str] = option("enqueue", "after"),
     each: str = option("enqueue", "each"),
+    wait: bool = option("enqueue", "wait"),
+    wait_timeout: str = option("enqueue", "wait_timeout"),
     json_out: bool = option("enqueue", "json_out"),
     quiet: bool = option("enqueue", "quiet"),
 ) -> None:
@@ -50,10 +52,13 @@ def enqueue(
     """
     from .enqueue_core import enqueue as enqueue_jobs
 
-    enqueue_jobs(db=options(ctx).db, job=job, file=file, id=id, priority=priority,
-                 max_retries=max_retries, run_at=run_at, delay=delay, timeout=timeout,
-                 queue=queue, batch=batch, cwd=cwd, env=env, unique_key=unique_key, after=after,
-                 each=each, json_out=json_out, quiet=quiet)
+    code = enqueue_jobs(db=options(ctx).db, job=job, file=file, id=id, priority=priority,
+                        max_retries=max_retries, run_at=run_at, delay=delay, timeout=timeout,
+                        queue=queue, batch=batch, cwd=cwd, env=env, unique_key=unique_key,
+                        after=after, each=each, wait=wait, wait_timeout=wait_timeout,
+                        json_out=json_out, quiet=quiet)
+    if code:
+        raise typer.Exit(code)
 
 
 def list_jobs(

@@ -97,6 +97,16 @@ class Store(Protocol):
                             job: NewJob, now: int) -> bool:
         """Enqueue one run iff the schedule's next_run is still `expected`, moving it to
         `next_run` in the same transaction; False when another worker fired it."""
+
+    # scripting (Part 2): what `wait` watches, what `purge` and retention delete
+    async def get_jobs(self, ids: Sequence[str]) -> list[Job]: ...
+    async def job_states(self, ids: Sequence[str]) -> dict[str, str]: ...
+    async def batch_counts(self, batch: str) -> dict[str, int]: ...
+    async def unfinished_ids(self, *, queue: str | None = None) -> list[str]: ...
+    async def purge_jobs(self, *, state: JobState, before: int, limit: int,
+                         batch: str | None = None, dry_run: bool = False) -> int:
+        """Delete (dry_run: count) up to `limit` jobs in `state` -- completed or dead, never
+        another -- last updated before `before`, with their history and output."""
         ...
 
     # config

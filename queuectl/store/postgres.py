@@ -40,6 +40,7 @@ from .postgres_conn import (  # raises the install hint first when asyncpg is mi
 )
 from .postgres_flow import FlowVerbs
 from .postgres_retry import RETRY_WINDOW_S, quiet_pool_log, run_retrying
+from .postgres_scripting import ScriptingVerbs
 from .postgres_views import PostgresViews
 from .rows import JOB_COLUMNS, RUN_NO, claim_order, inserted_job, job_from_row, part2_values
 
@@ -53,7 +54,7 @@ FINISH_RETRY_WINDOW_S = 600.0  # finished outcomes get longer: losing one means 
 # -- the store ----------------------------------------------------------------------------
 
 
-class PostgresStore(PostgresViews, FlowVerbs):
+class PostgresStore(PostgresViews, FlowVerbs, ScriptingVerbs):
     def __init__(self, location: Location, pool: "asyncpg.Pool", channel: str) -> None:
         self.location = location
         self.url = location.display

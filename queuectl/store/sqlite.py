@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongStateError
-from ..jobs import Finish, Job, JobState, NewJob, Schedule, WorkerInfo
+from ..jobs import FINISHED_STATES, Finish, Job, JobState, NewJob, Schedule, WorkerInfo
 from . import doorbell
 from . import sqlite_flow as flow
 from . import sqlite_schedules as schedules
@@ -241,6 +241,27 @@ class SqliteStore(SqliteReads):
             self._ring(workers)
         return workers is not None
 
+    async def purge_jobs(self, *, state: JobState, before: int, limit: int,
+                         batch: str | None = None, dry_run: bool = False) -> int:
+        """Delete up to `limit` jobs in `state` (completed or dead only) last updated before
+        `before`, with their history and output; returns how many (dry_run: only counts).
+        One short write transaction: the per-row delete trigger keeps job_counts right, and the
+        state is re-read under the write lock, so a job that `dlq retry` revived is never hit."""
+        if state not in FINISHED_STATES:
+            raise ValueError(f"purge_jobs deletes finished jobs only, not {state}")
+        where, params = _purge_filter(state, before, batch)
+        if dry_run:
+            return (await self._fetchone(f"SELECT count(*) FROM {where}", params))[0]
+
+        def purge(conn: sqlite3.Connection) -> int:
+            ids = [(r[0],) for r in conn.execute(
+                f"SELECT id FROM {where} LIMIT ?", (*params, limit))]
+            conn.executemany("DELETE FROM attempts WHERE job_id = ?", ids)
+            conn.executemany("DELETE FROM jobs WHERE id = ?", ids)
+            return len(ids)
+
+        return await self._write(purge)
+
     # -- config -------------------------------------------------------------------------
 
     async def set_config(self, key: str, value: str) -> None:
@@ -285,6 +306,16 @@ class SqliteStore(SqliteReads):
 
     async def subscribe(self, worker_id: str, on_wakeup: Callable[[bytes], None]):
         return DoorbellSubscription.start(str(self.path), worker_id, on_wakeup)
+
+
+def _purge_filter(state: JobState, before: int, batch: str | None) -> tuple[str, tuple]:
+    """FROM ... WHERE for purge. Without a batch, the oldest finished rows through
+    jobs_finished (a range that stops at `before`; jobs_state would walk every completed job when
+    none is old enough yet)."""
+    where = f"state IN ('completed', 'dead') AND state = '{state.value}' AND updated_at < ?"
+    if batch is None:  # the IN term is the index's own WHERE, word for word: SQLite needs that
+        return f"jobs INDEXED BY jobs_finished WHERE {where}", (before,)
+    return f"jobs WHERE {where} AND batch = ?", (before, batch)
 
 
 def _check_all_dead(conn: sqlite3.Connection, ids: Sequence[str]) -> None:

@@ -161,6 +161,39 @@ class SqliteReads:
             f"SELECT {rows.SCHEDULE_COLUMNS} FROM schedules INDEXED BY schedules_due "
             "WHERE next_run <= ? ORDER BY next_run, name", (now,))]
 
+    # -- what `wait` watches (Part 2) --------------------------------------------------------
+
+    async def get_jobs(self, ids: Sequence[str]) -> list[Job]:
+        """The jobs named, in the order given; unknown ids are left out."""
+        found = {}
+        for chunk in _chunks(ids):
+            rows = await self._fetchall(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({_marks(chunk)})", chunk)
+            found.update((row[0], job_from_row(row)) for row in rows)
+        return [found[i] for i in ids if i in found]
+
+    async def job_states(self, ids: Sequence[str]) -> dict[str, str]:
+        """{id: state} of the jobs named (unknown ids are left out): one cheap read per 500."""
+        states: dict[str, str] = {}
+        for chunk in _chunks(ids):
+            states.update(await self._fetchall(
+                f"SELECT id, state FROM jobs WHERE id IN ({_marks(chunk)})", chunk))
+        return states
+
+    async def batch_counts(self, batch: str) -> dict[str, int]:
+        """Jobs of one batch per state (through jobs_batch: the batch's rows only)."""
+        rows = await self._fetchall(
+            "SELECT state, count(*) FROM jobs WHERE batch = ? GROUP BY state", (batch,))
+        counts = dict(rows)
+        return {state: counts.get(state, 0) for state in STATES}
+
+    async def unfinished_ids(self, *, queue: str | None = None) -> list[str]:
+        """Ids of the pending, failed and processing jobs (of one queue), in enqueue order."""
+        where = "state IN ('pending', 'failed', 'processing')" + (" AND queue = ?" if queue else "")
+        rows = await self._fetchall(f"SELECT id FROM jobs WHERE {where} ORDER BY seq",
+                                    (queue,) if queue else ())
+        return [r[0] for r in rows]
+
     async def get_config(self) -> dict[str, str]:
         return dict(await self._fetchall("SELECT key, value FROM config"))
 
@@ -171,6 +204,14 @@ class SqliteReads:
     async def _fetchone(self, sql: str, params: Any = ()) -> Any:
         rows = await self._fetchall(sql, params)
         return rows[0] if rows else None
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _marks(chunk: Sequence[str]) -> str:
+    return ",".join("?" * len(chunk))
 
 
 class SqliteSnapshot(SqliteReads):
