@@ -1,8 +1,9 @@
 """The worker: one event loop, N job slots, batched claims and group-committed outcomes.
 
-Tasks: the claim loop (this coroutine), one task per running job (a slot), and three named
-side tasks -- heartbeat, rescuer, flusher -- in one TaskGroup, so a side task that dies stops
-the worker loudly instead of leaving it half alive.
+Tasks: the claim loop (this coroutine), one task per running job (a slot), and named side
+tasks -- heartbeat, rescuer, flusher, scheduler, cleaner -- in one TaskGroup, so a side task
+that dies stops the worker loudly instead of leaving it half alive (the cleaner, maintenance/
+cleaner.py, logs its own failures and carries on: retention can always wait).
 
 Wake-ups: a doorbell from the store (enqueue, retry, stop), a slot freeing, and the earliest
 known `run_at` (a heap); polling every POLL_S is only the fallback.
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from .decide import decide
 from .jobs import Finish, Job, JobState, RunResult, WorkerInfo
+from .maintenance.cleaner import Cleaner
 from .runner import NotStarted, end_tagged_groups, run_command
 from .settings import Settings
 from .store.base import Store
@@ -96,6 +98,8 @@ class Engine:
                 rescuer = group.create_task(self._rescue_loop(), name="rescuer")
                 scheduler = group.create_task(self._scheduler().run(), name="scheduler")
                 flusher = group.create_task(self._flush_loop(), name="flusher")
+                cleaner = group.create_task(Cleaner(self.store, log=self.log).run(now_ms),
+                                            name="cleaner")
                 await self._claim_loop(group)
                 await self._wait_for_slots()
                 self._closing = True
@@ -104,6 +108,7 @@ class Engine:
                 heartbeat.cancel()
                 rescuer.cancel()
                 scheduler.cancel()
+                cleaner.cancel()
         finally:
             with contextlib.suppress(Exception):
                 await self._flush()  # outcomes still buffered when a hard stop cut in

@@ -40,6 +40,11 @@ KEYS: dict[str, Key] = {
         # the others, who would kill and rerun its jobs: heartbeats come every lease / 5.
         Key("worker-lease", float, 10, 2, DAY,
             "seconds without a heartbeat before a worker counts as dead", seconds=True),
+        # Retention (maintenance/cleaner.py): running workers delete finished jobs this old.
+        Key("keep-completed", float, 7 * DAY, 0, TEN_YEARS,
+            "seconds a completed job is kept before workers delete it; 0 = forever", seconds=True),
+        Key("keep-dead", float, 0, 0, TEN_YEARS,
+            "seconds a dead job is kept before workers delete it; 0 = forever", seconds=True),
     )
 }
 MAX_CONCURRENCY = KEYS["worker-count"].maximum
@@ -102,6 +107,8 @@ class Settings(NamedTuple):
     output_limit: int = 1_048_576
     kill_grace: float = 2.0
     worker_lease: float = 10.0
+    keep_completed: float = 7.0 * DAY
+    keep_dead: float = 0.0
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, str]) -> "Settings":

@@ -40,6 +40,7 @@ def build_app() -> typer.Typer:
         dlq_cmd,
         jobs_cmd,
         migrate_cmd,
+        purge_cmd,
         queue_cmd,
         schedule_cmd,
         wait_cmd,
@@ -59,4 +60,5 @@ def build_app() -> typer.Typer:
     app.command("dashboard")(dashboard_cmd.dashboard)
     migrate_cmd.register(app)
     wait_cmd.register(app)
+    purge_cmd.register(app)
     return app

@@ -60,6 +60,8 @@ CONFIG_DEFAULTS = {
     "output-limit": 1048576,
     "kill-grace": 2,
     "worker-lease": 10,
+    "keep-completed": 604800,
+    "keep-dead": 0,
 }
 BACKENDS = ("sqlite", "postgres")
 TAG_VAR = "QUEUECTL_E2E_TAG"  # inherited by workers and their jobs, so teardown can find orphans
