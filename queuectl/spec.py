@@ -133,10 +133,14 @@ def build_jobs(
     flags = {k: v for k, v in overrides.items() if v is not None and v != []}  # typer: every flag
     ids = IdSource(now)
     common = call_fields(flags, ids)
+    tail = tuple(common[k] for k in CALL_FIELDS)
+    per_job = any(k not in CALL_FIELDS for k in flags)  # --priority and the like: no fast path
     jobs, seen = [], set()
     for where, doc in documents:
         try:
-            job = build_job(doc, flags, now=now, ids=ids, common=common)
+            job = None if per_job else _plain_job(doc, ids, tail)
+            if job is None:
+                job = build_job(doc, flags, now=now, ids=ids, common=common)
         except UsageError as exc:
             raise InvalidJobError(f"{where}: {exc}" if where else str(exc)) from None
         if job.id in seen:
@@ -146,6 +150,20 @@ def build_jobs(
     if not jobs:
         raise InvalidJobError("no jobs in input")
     return jobs
+
+
+def _plain_job(doc: Any, ids: "IdSource", tail: tuple) -> NewJob | None:
+    """The bulk form `{"command": "..."}` with nothing else, checked inline and built
+    positionally (a third of P4's time went to the general path). None: take that path, which
+    also words any error."""
+    if type(doc) is not dict or len(doc) != 1:
+        return None
+    command = doc.get("command")
+    if type(command) is not str or "\0" in command or not command.strip():
+        return None
+    if not command.isascii() and not _encodable(command):
+        return None
+    return NewJob(ids.next(), command, None, 0, None, None, *tail)
 
 
 def build_job(doc: Any, flags: Mapping[str, Any], *, now: int,

@@ -72,14 +72,15 @@ def claim_order(row: Sequence[Any]) -> tuple:
     return -row[PRIORITY], row[RUN_AT], row[SEQ]
 
 
-def inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[tuple],
+def inserted_jobs(jobs: Sequence[NewJob], *, default_retries: int, now: int,
                   stored: Mapping[int, Job] | None = None) -> list[Job]:
-    """The Job records of freshly inserted rows (in input order, as given to INSERT_JOB);
-    `stored` gives the record at some positions instead (a unique key's holder, a job that
-    died at birth because a dependency is dead)."""
+    """The Job records of freshly inserted jobs, in input order; `stored` gives the record at
+    some positions instead (a unique key's holder, a job that died at birth because a
+    dependency is dead)."""
     stored = stored or {}
-    return [stored.get(i) or inserted_job(job, row[2], row[4], row[6])
-            for i, (job, row) in enumerate(zip(jobs, rows, strict=True))]
+    return [stored.get(i) or inserted_job(
+        j, default_retries if j.max_retries is None else j.max_retries,
+        now if j.run_at is None else j.run_at, now) for i, j in enumerate(jobs)]
 
 
 def inserted_job(job: NewJob, max_retries: int, run_at: int, now: int) -> Job:

@@ -124,14 +124,14 @@ class SqliteStore(SqliteReads):
     async def insert_jobs(self, jobs: Sequence[NewJob], *, now: int) -> list[Job]:
         """All or nothing; a job without max_retries takes config max-retries."""
         try:
-            rows, workers, stored = await self._write(partial(insert_new_jobs, jobs=jobs, now=now))
+            retries, workers, stored = await self._write(partial(insert_new_jobs, jobs=jobs, now=now))
         except sqlite3.IntegrityError:
             ids = [j.id for j in jobs]
             with self._errors():
                 message = await self._conn._execute(first_existing, self._conn._conn, ids)
             raise DuplicateJobError(message) from None
         self._ring(workers)
-        return inserted_jobs(jobs, rows, stored)
+        return inserted_jobs(jobs, default_retries=retries, now=now, stored=stored)
 
     async def claim_jobs(self, *, worker_id: str, limit: int, now: int,
                          queues: Sequence[str] | None = None) -> list[Job]:

@@ -14,14 +14,22 @@ __all__ = ["JOB_COLUMNS", "job_from_row"]  # re-exported: the SQLite modules imp
 T = TypeVar("T")
 
 WORKER_COLUMNS = "id, pid, host, concurrency, started_at, heartbeat_at, running, stop_requested"
-INSERT_JOB = (
-    "INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, "
-    "created_at, updated_at, queue, batch, cwd, env, unique_key, after_ids, gated) "
-    "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    # a job whose unique key is held by an unfinished job is skipped, not an error
-    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
-    "AND state IN ('pending', 'failed', 'processing') DO NOTHING"
-)
+# A bulk insert is one statement per run of jobs that share their Part 2 values (an enqueue
+# call is one run, unless its documents name their own batch, cwd or env): SQLite parses the
+# rows from one JSON text, and the shared values -- the same cwd, env and batch for 100,000
+# jobs -- are bound once instead of once a job (benchmarks P4). json_each walks the array in
+# order, so seq follows the input. A job whose unique key an unfinished job holds is skipped,
+# not an error (`WHERE true` tells the parser that ON CONFLICT is not a join's ON).
+INSERT_JOBS = """
+INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, created_at,
+                  updated_at, queue, batch, cwd, env, unique_key, after_ids, gated)
+SELECT value ->> 0, value ->> 1, 'pending', coalesce(value ->> 2, :max_retries),
+       coalesce(value ->> 3, 0), coalesce(value ->> 4, :now), value ->> 5,
+       :now, :now, :queue, :batch, :cwd, :env, :unique_key, :after, :gated
+FROM json_each(:rows) WHERE true
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
+    AND state IN ('pending', 'failed', 'processing') DO NOTHING
+"""
 # Schema 2 has no per-row insert trigger (it cost ~12 us a job, half of a bulk enqueue):
 # every insert path adds its batch to the pending count in the same transaction.
 COUNT_INSERTED = "UPDATE job_counts SET n = n + ? WHERE state = 'pending'"
@@ -30,14 +38,43 @@ RECOUNT = "UPDATE job_counts SET n = (SELECT count(*) FROM jobs WHERE jobs.state
 DEFAULT_MAX_RETRIES = "SELECT value FROM config WHERE key = 'max-retries'"
 
 
-def insert_rows(jobs: Sequence[NewJob], *, now: int, stored_max_retries: list) -> list[tuple]:
-    """Column values for INSERT_JOB. A job without max_retries takes config max-retries (the
-    rows of DEFAULT_MAX_RETRIES, read in the inserting transaction); run_at defaults to now."""
-    default = Settings.from_stored(
-        {"max-retries": stored_max_retries[0][0]} if stored_max_retries else {}).max_retries
-    return [(j.id, j.command, default if j.max_retries is None else j.max_retries, j.priority,
-             now if j.run_at is None else j.run_at, j.timeout, now, now, *part2_values(j))
-            for j in jobs]
+def insert_runs(jobs: Sequence[NewJob], *, now: int, default_retries: int,
+                gated: set[str]) -> list[dict]:
+    """INSERT_JOBS's parameters, one dict per run of consecutive jobs with equal Part 2 values.
+    A job without max_retries takes `default_retries`; run_at defaults to now (NULLs in a row
+    take the statement's defaults: a plain job is just [id, command])."""
+    import json
+
+    runs: list[dict] = []
+    shared, rows, encoded = None, [], {}
+    for j in jobs:
+        key = (j.queue, j.batch, j.cwd, id(j.env), j.unique_key, tuple(j.after))
+        if key != shared:
+            rows = []
+            runs.append(_run_params(j, rows, encoded) | {"gated": int(j.queue in gated)})
+            shared = key
+        if j.max_retries is None and not j.priority and j.run_at is None and j.timeout is None:
+            rows.append((j.id, j.command))  # the rest from the statement's defaults
+        else:
+            rows.append((j.id, j.command, j.max_retries, j.priority, j.run_at, j.timeout))
+    for run in runs:
+        run |= {"rows": json.dumps(run["rows"], ensure_ascii=False, separators=(",", ":")),
+                "now": now, "max_retries": default_retries}
+    return runs
+
+
+def _run_params(job: NewJob, rows: list, encoded: dict) -> dict:
+    if id(job.env) not in encoded:  # one encoding per env object: a call's jobs share one
+        encoded[id(job.env)] = part2_values(job)[3]
+    return {"queue": job.queue, "batch": job.batch, "cwd": job.cwd,
+            "env": encoded[id(job.env)], "unique_key": job.unique_key,
+            "after": part2_values(job)[5] if job.after else None, "rows": rows}
+
+
+def default_retries(conn: sqlite3.Connection) -> int:
+    """Config max-retries, read in the inserting transaction."""
+    stored = conn.execute(DEFAULT_MAX_RETRIES).fetchall()
+    return Settings.from_stored({"max-retries": stored[0][0]} if stored else {}).max_retries
 
 
 def write_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
@@ -56,20 +93,19 @@ def write_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connecti
 
 
 def insert_new_jobs(conn: sqlite3.Connection, *, jobs: Sequence[NewJob],
-                    now: int) -> tuple[list[tuple], list[str], dict[int, Job]]:
-    """The enqueue transaction's body: (rows given to INSERT_JOB, worker ids to wake, the jobs
+                    now: int) -> tuple[int, list[str], dict[int, Job]]:
+    """The enqueue transaction's body: (config max-retries used, worker ids to wake, the jobs
     at some positions as they are now: the holder of a taken unique key, or a job whose
     dependency is already dead). Raises sqlite3.IntegrityError on a duplicate id (the caller
     names it with first_existing), JobNotFoundError on an unknown `after` id."""
-    rows = insert_rows(jobs, now=now, stored_max_retries=conn.execute(DEFAULT_MAX_RETRIES).fetchall())
-    gated = flow.gated_queues(conn)
-    rows = [(*row, int(job.queue in gated)) for row, job in zip(rows, jobs, strict=True)]
+    retries, gated = default_retries(conn), flow.gated_queues(conn)
     before = conn.total_changes
-    conn.executemany(INSERT_JOB, rows)
+    for run in insert_runs(jobs, now=now, default_retries=retries, gated=gated):
+        conn.execute(INSERT_JOBS, run)
     conn.execute(COUNT_INSERTED, (conn.total_changes - before,))
     holders = flow.unique_holders(conn, jobs)
     flow.link_dependencies(conn, jobs, holders, now)
-    return rows, worker_ids(conn), holders | flow.reread_with_after(conn, jobs, holders)
+    return retries, worker_ids(conn), holders | flow.reread_with_after(conn, jobs, holders)
 
 
 def worker_ids(conn: sqlite3.Connection) -> list[str]:
