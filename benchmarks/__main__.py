@@ -11,7 +11,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import cli_bench, engine_bench, flow, latency, scale, slots, spawn, web
+from . import cli_bench, engine_bench, flow, latency, scale, slots, spawn, wait_bench, web
 from .common import Row, say
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -24,12 +24,13 @@ SUITE = {
     **latency.BENCHMARKS,        # P6, P6-pg
     **slots.BENCHMARKS,          # P10, P10-rss
     **flow.BENCHMARKS,           # P3-flow, P1-flow, P9, P9-scale
+    **wait_bench.BENCHMARKS,     # P8, P8-pg
     **scale.BENCHMARKS,          # P7
     **web.BENCHMARKS,            # P11 (the dashboard)
 }
 # The -pg rows (PostgreSQL store, QUEUECTL_BENCH_PG_DSN) follow their SQLite counterparts.
-ORDER = ["P1", "P1-peer", "P1b", "P1-pg", "P2", "P3", "P3-pg", "P4", "P5", "P6", "P6-pg", "P10",
-         "P3-flow", "P1-flow", "P9", "P7", "P9-scale", "P11"]
+ORDER = ["P1", "P1-peer", "P1b", "P1-pg", "P2", "P3", "P3-pg", "P4", "P5", "P6", "P6-pg", "P8",
+         "P8-pg", "P10", "P3-flow", "P1-flow", "P9", "P7", "P9-scale", "P11"]
 
 
 def machine() -> dict:
