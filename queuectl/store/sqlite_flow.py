@@ -194,6 +194,8 @@ def resolve_dependents(conn: sqlite3.Connection, ids: Sequence[str], now: int) -
     """For jobs among `ids` that have dependents and have ended: a completed one releases its
     dependents (one fewer to wait for), a dead one buries them, and theirs, down the chain.
     Idempotent: the edges go as they are resolved. Returns how many jobs became due."""
+    if conn.execute("SELECT 1 FROM job_deps LIMIT 1").fetchone() is None:
+        return 0  # nobody waits: one probe instead of a lookup per finished job
     ended = _ended_with_dependents(conn, ids)
     released = 0
     dead = [job_id for job_id, state in ended if state == "dead"]
@@ -213,8 +215,10 @@ def _ended_with_dependents(conn: sqlite3.Connection, ids: Sequence[str]) -> list
         chunk = list(ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         out += conn.execute(
-            f"SELECT id, state FROM jobs WHERE id IN ({marks}) AND has_dependents = 1 "
-            "AND state IN ('completed', 'dead')", chunk).fetchall()
+            # the unary + keep the planner on the id index: through jobs_state it would walk
+            # every completed job (1.8 s a group commit at 10^6 jobs)
+            f"SELECT id, state FROM jobs WHERE id IN ({marks}) AND +has_dependents = 1 "
+            "AND +state IN ('completed', 'dead')", chunk).fetchall()
     return out
 
 
