@@ -25,12 +25,15 @@ class FlowVerbs:
 
         async def change(conn, _retrying: bool) -> None:
             async with conn.transaction():
-                await conn.execute(fsql.LOCK_JOBS)
+                # The queue rows first, then the table: the order a claim takes them in
+                # (queuectl_claim locks limited queues' rows, then updates jobs), so the two
+                # can never wait for each other in a circle.
                 await conn.execute(fsql.ENSURE_QUEUES, names)
                 if paused is not None:
                     await conn.execute(fsql.SET_PAUSED, names, paused)
                 if limit is not None:
                     await conn.execute(fsql.SET_LIMIT, names, limit)
+                await conn.execute(fsql.LOCK_JOBS)
                 await conn.execute(fsql.REGATE, names)
                 await conn.execute(sql.NOTIFY, self.channel, "jobs")
 

@@ -265,3 +265,15 @@ async def test_a_dead_job_cannot_come_back_while_its_key_is_held(store):
     with pytest.raises(WrongStateError, match="unique key"):
         await store.retry_dead(["a"], now=NOW + 3)
     assert (await store.get_job("a")).state == JobState.DEAD
+
+
+async def test_settings_and_claims_at_once_neither_fail_nor_break_the_limit(store, other):
+    await store.set_queues(["dl"], limit=2)
+    await store.insert_jobs([job(f"d{i}", queue="dl") for i in range(200)], now=NOW)
+
+    async def toggle(n: int) -> None:
+        await other.set_queues(["dl"], paused=bool(n % 2))
+
+    got = await asyncio.gather(*[claim(store, 5, worker=f"w{i}") for i in range(15)],
+                               *[toggle(n) for n in range(10)])
+    assert sum(len(g) for g in got[:15]) <= 2
