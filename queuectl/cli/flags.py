@@ -63,6 +63,11 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
              "Concurrent jobs (default: config worker-count)."),
         Flag("drain", ("--drain",), SWITCH, "Exit once nothing is left to run."),
         Flag("queue", ("--queue",), TEXT, "Serve only these queues (default: all).", "A,B"),
+        Flag("detach", ("--detach",), SWITCH,
+             "Run in the background (own session); return once the worker is registered."),
+        Flag("log_file", ("--log-file",), TEXT, "With --detach: append the worker's output "
+             "here (default: beside an SQLite store, or $XDG_STATE_HOME/queuectl/worker.log).",
+             "PATH"),
     ),
 }
 

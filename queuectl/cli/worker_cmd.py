@@ -20,11 +20,15 @@ def start(
     count: int = option("worker start", "count"),
     drain: bool = option("worker start", "drain"),
     queue: str = option("worker start", "queue"),
+    detach: bool = option("worker start", "detach"),
+    log_file: str = option("worker start", "log_file"),
 ) -> None:
-    """Run jobs in the foreground until stopped (SIGINT/SIGTERM or `worker stop`)."""
+    """Run jobs in the foreground until stopped (SIGINT/SIGTERM or `worker stop`), or in the
+    background with --detach."""
     from .worker_core import start_worker
 
-    raise typer.Exit(start_worker(db=options(ctx).db, count=count, drain=drain, queue=queue))
+    raise typer.Exit(start_worker(db=options(ctx).db, count=count, drain=drain, queue=queue,
+                                  detach=detach, log_file=log_file))
 
 
 @app.command()

@@ -7,12 +7,18 @@ from .context import run_with_store
 
 
 def start_worker(*, db: str | None, count: int | None = None, drain: bool = False,
-                 queue: str | None = None) -> int:
+                 queue: str | None = None, detach: bool = False,
+                 log_file: str | None = None) -> int:
     """Run an engine in the foreground until stopped or drained; returns the exit code.
-    `queue`: the --queue value (A,B,...), None for every queue."""
+    `queue`: the --queue value (A,B,...), None for every queue. With detach, start it in the
+    background instead (queuectl/detach.py) and return 0 once it is registered."""
     from ..settings import MAX_CONCURRENCY
     from ..spec import queue_names
 
+    if log_file is not None and not detach:
+        raise UsageError("--log-file goes with --detach (a foreground worker logs on stderr)")
+    if detach:
+        return _start_detached(db, count, drain, queue, log_file)
     if count is not None and not 1 <= count <= MAX_CONCURRENCY:
         raise UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, got {count}")
     queues = None if queue is None else queue_names(queue, "--queue")
@@ -43,6 +49,21 @@ async def _run_engine(store, count: int | None, drain: bool, queues: list[str] |
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def _start_detached(db: str | None, count: int | None, drain: bool, queue: str | None,
+                    log_file: str | None) -> int:
+    import sys
+
+    from ..detach import start_detached
+    from ..store import resolve
+
+    location = resolve(db)
+    started = run_with_store(location, lambda store: start_detached(
+        store, location, count=count, drain=drain, queue=queue, log_file=log_file))
+    sys.stdout.write(f"worker {started.worker_id} started in the background: "
+                     f"pid {started.pid}, log {started.log_path}\n")
+    return 0
 
 
 def fit_limits(concurrency: int) -> list[str]:
