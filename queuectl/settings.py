@@ -90,6 +90,13 @@ def _parse_duration(spec: Key, text: str) -> float:
                                  f"2h, 1h30m, got {text!r}") from None
 
 
+def validate_setting(key: str, value: str) -> tuple[str, str]:
+    """`config set KEY VALUE` (and the TUI's config form) before anything is written: the
+    canonical key and the value's stored text, or InvalidConfigError (exit 2)."""
+    name = canonical_key(key)
+    return name, format_value(parse_value(name, value))
+
+
 def format_value(value: int | float) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

@@ -125,6 +125,36 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
+def document_from_form(fields: Mapping[str, str]) -> dict[str, Any]:
+    """A job document from text fields (the TUI's enqueue form), for build_jobs to validate
+    exactly as it validates `enqueue` JSON: blank fields are absent, `max_retries` and
+    `priority` are whole numbers, `delay` and `timeout` durations (`90`, `5m`, `1h30m`)."""
+    doc: dict[str, Any] = {}
+    for key, text in fields.items():
+        if not text.strip() and key != "command":  # a blank command gets its own message
+            continue
+        doc[key] = _form_value(key, text.strip()) if key in FORM_NUMBERS else text
+    return doc
+
+
+FORM_NUMBERS = frozenset({"max_retries", "priority", "delay", "timeout"})
+
+
+def _form_value(key: str, text: str) -> int | float:
+    from .durations import parse_duration
+
+    try:
+        if key in ("delay", "timeout"):
+            return parse_duration(text)
+        if not text.isascii():  # int() also takes other scripts' digits; JSON does not
+            raise ValueError(text)
+        return int(text)
+    except ValueError as exc:
+        if key in ("delay", "timeout"):
+            raise InvalidJobError(f"{key}: {exc}") from None
+        raise InvalidJobError(f"{key} must be a whole number, got {text!r}") from None
+
+
 def build_jobs(
     documents: Iterable[tuple[str, Any]], overrides: Mapping[str, Any], *, now: int
 ) -> list[NewJob]:

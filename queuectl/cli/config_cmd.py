@@ -52,9 +52,8 @@ def set_(ctx: typer.Context,
          key: str = typer.Argument(..., autocompletion=complete_config_key),
          value: str = typer.Argument(...)) -> None:
     """Persist a value in the store. Time-valued keys take durations: `backoff-max 2h`."""
-    from ..settings import canonical_key, format_value, parse_value
+    from ..settings import validate_setting
 
-    name = canonical_key(key)
-    text = format_value(parse_value(name, value))
+    name, text = validate_setting(key, value)
     with_store(ctx, lambda store: store.set_config(name, text))
     sys.stdout.write(f"{name}={text}\n")

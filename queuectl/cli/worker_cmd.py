@@ -4,6 +4,7 @@ import sys
 
 import typer
 
+from ..core.actions import stop_workers
 from ..core.reading import live_workers, load_settings
 from ..errors import QueuectlError
 from ..render import worker_dict
@@ -42,7 +43,7 @@ def stop(
 
     Prints one line: `2 workers stopped` or `no worker was running`."""
     seconds = seconds_flag("--timeout", timeout)
-    asked, left = with_store(ctx, lambda store: _stop_all(store, seconds))
+    asked, left = with_store(ctx, lambda store: stop_workers(store, seconds))
     stopped = [w for w in asked if w.id not in left]
     if json_out:
         print_json([worker_dict(w) for w in stopped])
@@ -60,24 +61,6 @@ def stop(
 
 def _workers(n: int) -> str:
     return f"{n} worker{'' if n == 1 else 's'}"
-
-
-async def _stop_all(store, timeout: float) -> tuple[list, set[str]]:
-    """The live workers asked to stop, and the ids of those still alive at the deadline."""
-    import asyncio
-    import time
-
-    from ..timeutil import now_ms
-
-    settings = await load_settings(store)
-    live = await live_workers(store, settings, now_ms())
-    await store.request_stop()
-    deadline = time.monotonic() + timeout
-    left = {w.id for w in live}
-    while left and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        left &= {w.id for w in await live_workers(store, settings, now_ms())}
-    return live, left
 
 
 @app.command("list")

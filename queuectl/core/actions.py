@@ -11,3 +11,23 @@ async def retry_dead(store: Any, ids: Sequence[str] | None) -> list[str]:
 
     wanted = None if ids is None else list(dict.fromkeys(ids))
     return await store.retry_dead(wanted, now=now_ms())
+
+
+async def stop_workers(store: Any, timeout: float) -> tuple[list, set[str]]:
+    """`worker stop`: ask every live worker to stop gracefully (running jobs finish), wait up
+    to `timeout` s. The live workers asked, and the ids of those still alive at the deadline."""
+    import asyncio
+    import time
+
+    from ..timeutil import now_ms
+    from .reading import live_workers, load_settings
+
+    settings = await load_settings(store)
+    live = await live_workers(store, settings, now_ms())
+    await store.request_stop()
+    deadline = time.monotonic() + timeout
+    left = {w.id for w in live}
+    while left and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        left &= {w.id for w in await live_workers(store, settings, now_ms())}
+    return live, left

@@ -148,3 +148,14 @@ def test_time_valued_keys_take_durations(key, text, seconds):
 def test_durations_only_where_seconds_are_asked_for(key, text, fragment):
     with pytest.raises(InvalidConfigError, match=fragment):
         parse_value(key, text)
+
+
+def test_validate_setting_gives_the_canonical_key_and_stored_text_or_the_set_error():
+    from queuectl.settings import validate_setting
+
+    assert validate_setting("MAX_RETRIES", " 5 ") == ("max-retries", "5")
+    assert validate_setting("backoff-base", "2.0") == ("backoff-base", "2")
+    with pytest.raises(InvalidConfigError, match="worker-count must be between 1 and 10000"):
+        validate_setting("worker-count", "0")
+    with pytest.raises(InvalidConfigError, match="unknown config key 'nope'"):
+        validate_setting("nope", "1")

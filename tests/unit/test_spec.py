@@ -376,3 +376,23 @@ def test_a_nan_or_infinity_in_an_array_names_its_index():
             parse(text)
     with pytest.raises(UsageError, match=r"^line 2: bad JSON: NaN is not a valid"):
         documents_from_file('{"command": "true"}\n{"command": "true", "priority": [NaN]}\n')
+
+
+def test_a_form_document_is_validated_like_enqueue_json():
+    from queuectl.spec import document_from_form
+
+    doc = document_from_form({"command": "echo hi", "id": "", "max_retries": " 2 ",
+                              "priority": "-3", "timeout": "1.5", "delay": "1h30m"})
+    assert doc == {"command": "echo hi", "max_retries": 2, "priority": -3, "timeout": 1.5,
+                   "delay": 5400}
+    assert build_jobs([("", doc)], {}, now=0)[0].timeout == 1.5
+    with pytest.raises(InvalidJobError, match="max_retries must be a whole number, got 'two'"):
+        document_from_form({"command": "x", "max_retries": "two"})
+    with pytest.raises(InvalidJobError, match="priority must be a whole number"):
+        document_from_form({"command": "x", "priority": "\u0663"})
+    with pytest.raises(InvalidJobError, match="delay: not a duration"):
+        document_from_form({"command": "x", "delay": "soon"})
+    with pytest.raises(InvalidJobError, match="timeout must be > 0"):
+        build_jobs([("", document_from_form({"command": "x", "timeout": "0"}))], {}, now=0)
+    with pytest.raises(InvalidJobError, match="command"):
+        build_jobs([("", document_from_form({"command": "  "}))], {}, now=0)
