@@ -26,6 +26,8 @@ WITH picked AS MATERIALIZED (  -- evaluated once: a re-scanned sub-select could 
     RETURNING j.id
 ), history AS (
     DELETE FROM attempts a USING gone WHERE a.job_id = gone.id
+), edges AS (  -- a dead job may still be listed as waiting for another
+    DELETE FROM job_deps d USING gone WHERE d.job_id = gone.id
 )
 SELECT count(*) FROM gone
 """

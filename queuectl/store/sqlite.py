@@ -7,6 +7,7 @@ never interleave inside a transaction.
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from functools import partial
@@ -258,6 +259,9 @@ class SqliteStore(SqliteReads):
                 f"SELECT id FROM {where} LIMIT ?", (*params, limit))]
             conn.executemany("DELETE FROM attempts WHERE job_id = ?", ids)
             conn.executemany("DELETE FROM jobs WHERE id = ?", ids)
+            if ids:  # a dead job may still be listed as waiting for another (one scan a slice)
+                conn.execute("DELETE FROM job_deps WHERE job_id IN (SELECT value FROM "
+                             "json_each(?))", (json.dumps([i for i, in ids]),))
             return len(ids)
 
         return await self._write(purge)

@@ -99,7 +99,8 @@ def limited_runner(limit, *, delay=0.02):
     `limit` commands at once; counts what it ran, refused and the most it ran at once."""
     stats = {"running": 0, "most": 0, "refused": 0, "ran": []}
 
-    async def run(command, *, timeout, output_limit, kill_grace, on_spawn=None, env_update=None):
+    async def run(command, *, timeout, output_limit, kill_grace, on_spawn=None, env_update=None,
+                  **job_context):
         if stats["running"] >= limit:
             stats["refused"] += 1
             raise NotStarted("Too many open files")
