@@ -42,7 +42,7 @@ def make_instant(on_finish=None):
     from queuectl.timeutil import now_ms
 
     async def instant(command, *, timeout=None, output_limit=0, kill_grace=0.0, on_spawn=None,
-                      env_update=None):
+                      env_update=None, **job_context):
         now = now_ms()
         if on_finish is not None:
             on_finish()
