@@ -15,8 +15,11 @@ BIG_INSERT = 5_000
 CACHE_KIB_PER_JOB = 1  # ~260 bytes of table and index pages a job, with room to spare
 
 
-def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
-    """All or nothing, in one transaction; jobs without max_retries take config max-retries."""
+def insert_jobs(path: Path, jobs: list[NewJob], *, now: int,
+                records: bool = True) -> list[Job | NewJob]:
+    """All or nothing, in one transaction; jobs without max_retries take config max-retries.
+    records=False: the NewJob itself where the job was inserted as given (see
+    cli/enqueue_core.insert)."""
     conn = open_sync(path)
     if len(jobs) > BIG_INSERT:
         # The default 2 MB page cache spills a 100,000-job transaction into the WAL half way
@@ -33,4 +36,6 @@ def insert_jobs(path: Path, jobs: list[NewJob], *, now: int) -> list[Job]:
     finally:
         conn.close()
     doorbell.ring(str(path), workers)
+    if not records:
+        return [stored.get(i) or job for i, job in enumerate(jobs)]
     return inserted_jobs(jobs, default_retries=retries, now=now, stored=stored)
