@@ -28,7 +28,8 @@ def run_wait(db: str | None, *, ids: Sequence[str] = (), batch: str | None = Non
         summary += f", {progress.unfinished} unfinished (timed out)"
     sys.stderr.write(summary + "\n")
     if json_out:
-        from .output import job_dict, print_json
+        from ..render import job_dict
+        from .output import print_json
 
         print_json({"completed": progress.completed, "dead": progress.dead,
                     "unfinished": progress.unfinished, "jobs": [job_dict(j) for j in jobs]})
