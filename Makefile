@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@# compat: a plain path in a .pth file; the default editable finder adds ~25 ms to every start
-	$(BIN)/pip install --quiet -e '.[test,postgres,web]' --config-settings editable_mode=compat
+	$(BIN)/pip install --quiet -e '.[test,postgres,web,tui]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 $(BENCH_STAMP): $(STAMP)

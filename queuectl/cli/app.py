@@ -43,6 +43,7 @@ def build_app() -> typer.Typer:
         purge_cmd,
         queue_cmd,
         schedule_cmd,
+        tui_cmd,
         wait_cmd,
         worker_cmd,
     )
@@ -58,6 +59,7 @@ def build_app() -> typer.Typer:
     app.add_typer(schedule_cmd.app, name="schedule", help="Cron schedules.")
     app.command("bench")(bench_cmd.bench)
     app.command("dashboard")(dashboard_cmd.dashboard)
+    app.command("tui")(tui_cmd.tui)
     migrate_cmd.register(app)
     wait_cmd.register(app)
     purge_cmd.register(app)

@@ -1,0 +1,178 @@
+"""Every TUI action through Textual's pilot: keys in, store and screen checked."""
+
+import os
+
+import pytest
+from store.helpers import NOW, claim, finish, job, make_dead, result
+from textual.widgets import DataTable, Input, Static
+
+from queuectl.jobs import JobState
+from queuectl.tui.forms import Confirm, FormScreen, JobScreen
+
+
+def rows(table: DataTable) -> list[list[str]]:
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def message(app) -> str:
+    return str(app.query_one("#message", Static).render())
+
+
+async def fill(pilot, **values: str) -> None:
+    """Type into the open form's fields, then press Enter (submit)."""
+    for name, value in values.items():
+        pilot.app.screen.query_one(f"#f-{name}", Input).value = value
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def form_error(app) -> str:
+    return str(app.screen.query_one("#form-error", Static).render())
+
+
+async def test_the_main_screen_shows_counts_and_workers_and_refreshes_itself(store, ui):
+    await store.insert_jobs([job("a"), job("b")], now=NOW)
+    async with ui() as pilot:
+        counts = pilot.app.query_one("#counts", DataTable)
+        assert ["pending", "2"] in rows(counts)
+        await store.insert_jobs([job("c")], now=NOW)
+        await make_dead(store)
+        await pilot.app.tick()  # what the 1 s timer calls
+        assert ["pending", "3"] in rows(counts) and ["dead", "1"] in rows(counts)
+        assert ["total", "4"] in rows(counts)
+        assert "3 DLQ (1)" in str(pilot.app.query_one("TabbedContent").get_tab("dlq").label)
+
+
+async def test_enqueue_form_creates_the_job_as_enqueue_would(store, ui):
+    async with ui() as pilot:
+        await pilot.press("e")
+        assert isinstance(pilot.app.screen, FormScreen)
+        await fill(pilot, command="echo hi", id="j1", max_retries="1", priority="7",
+                   timeout="2.5", delay="1m")
+        assert not isinstance(pilot.app.screen, FormScreen)
+        assert message(pilot.app) == "enqueued j1"
+    created = await store.get_job("j1")
+    assert (created.command, created.max_retries, created.priority, created.timeout) == (
+        "echo hi", 1, 7, 2.5)
+    assert created.run_at > created.created_at + 59_000
+
+
+@pytest.mark.parametrize(("fields", "error"), [
+    ({"command": "echo hi", "max_retries": "two"}, "max_retries must be a whole number, got 'two'"),
+    ({"command": "   "}, "command"),
+    ({"command": "x", "timeout": "0"}, "timeout must be > 0"),
+    ({"command": "x", "delay": "-1"}, "delay: not a duration >= 0: '-1'"),
+    ({"command": "x", "delay": "5 parsecs"}, "delay: not a duration"),
+    ({"command": "x", "id": "taken"}, "taken"),  # a duplicate id: exit 1 in the CLI
+])
+async def test_bad_enqueue_input_is_shown_in_the_form_and_creates_nothing(store, ui, fields,
+                                                                         error):
+    await store.insert_jobs([job("taken")], now=NOW)
+    async with ui() as pilot:
+        await pilot.press("e")
+        await fill(pilot, **fields)
+        assert isinstance(pilot.app.screen, FormScreen)  # still open, to fix the field
+        assert form_error(pilot.app).startswith("error: ") and error in form_error(pilot.app)
+        await pilot.press("escape")
+        assert not isinstance(pilot.app.screen, FormScreen)
+    assert (await store.count_by_state())["pending"] == 1
+
+
+async def test_job_list_by_state_and_a_jobs_history_and_output(store, ui):
+    await store.insert_jobs([job("done", "echo hello"), job("waiting")], now=NOW)
+    (claimed,) = await claim(store, 1)
+    await store.finish_jobs([finish(claimed, res=result(0, out=b"hello out\n", err=b"warn\n"))],
+                            now=NOW + 100)
+    async with ui() as pilot:
+        await pilot.press("2")
+        await pilot.app.workers.wait_for_complete()
+        table = pilot.app.active_pane().table
+        assert [r[0] for r in rows(table)] == ["done", "waiting"]
+        await pilot.press("s", "s", "s")  # all -> pending -> processing -> completed
+        await pilot.app.workers.wait_for_complete()
+        assert [r[:2] for r in rows(table)] == [["done", "completed"]]
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert isinstance(screen, JobScreen)
+        await screen.reload()
+        assert rows(screen.query_one("#history", DataTable))[0][0] == "1"
+        output = str(screen.query_one("#output", Static).render())
+        assert "hello out" in output and "warn" in output
+        await pilot.press("escape")
+        assert not isinstance(pilot.app.screen, JobScreen)
+
+
+async def test_dlq_retry_one_then_all(store, ui):
+    for job_id in ("d1", "d2", "d3"):
+        await make_dead(store, job_id)
+    async with ui() as pilot:
+        await pilot.press("3")
+        await pilot.app.workers.wait_for_complete()
+        table = pilot.app.active_pane().table
+        assert [r[0] for r in rows(table)] == ["d1", "d2", "d3"]
+        await pilot.press("s")  # the jobs tab's state filter is not a DLQ key
+        assert pilot.app.active_pane().state == "dead"
+        await pilot.press("down", "r")  # the second row
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "retried d2"
+        assert (await store.get_job("d2")).state == JobState.PENDING
+        assert [r[0] for r in rows(table)] == ["d1", "d3"]
+        await pilot.press("a")
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "retried d1, d3"
+        assert (await store.count_by_state())["dead"] == 0
+        await pilot.press("a")
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "error: the dead letter queue is empty"
+
+
+async def test_config_set_validates_like_config_set(store, ui):
+    async with ui() as pilot:
+        await pilot.press("4")
+        await pilot.app.workers.wait_for_complete()
+        table = pilot.app.active_pane().table
+        assert rows(table)[0][:3] == ["max-retries", "3", "default"]
+        await pilot.press("enter")
+        await fill(pilot, value="-1")
+        assert form_error(pilot.app) == "error: max-retries must be between 0 and 2147483647, got '-1'"
+        await fill(pilot, value="5")
+        assert message(pilot.app) == "max-retries=5"
+        await pilot.app.workers.wait_for_complete()
+        assert rows(table)[0][:3] == ["max-retries", "5", "set"]
+    assert await store.get_config() == {"max-retries": "5"}
+
+
+@pytest.mark.slow
+async def test_start_a_detached_worker_then_stop_all_workers(store, ui, eventually):
+    async with ui() as pilot:
+        await pilot.press("w")
+        await fill(pilot, count="0")
+        assert "--concurrency must be between 1 and 10000" in form_error(pilot.app)
+        await fill(pilot, count="2")
+        assert message(pilot.app).startswith("worker ")
+        (worker,) = await store.list_workers()  # registered when the form closed
+        assert worker.concurrency == 2 and message(pilot.app).startswith(f"worker {worker.id} ")
+        await pilot.press("x")
+        assert isinstance(pilot.app.screen, Confirm)
+        await pilot.press("y")
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "1 worker stopped"
+    assert await store.list_workers() == []
+    await eventually(lambda: not os.path.exists(f"/proc/{worker.pid}"), timeout=10)
+
+
+async def test_stop_with_no_worker_says_so_and_n_cancels(store, ui):
+    async with ui() as pilot:
+        await pilot.press("x", "n")
+        assert not isinstance(pilot.app.screen, Confirm) and message(pilot.app) == ""
+        await pilot.press("x", "y")
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "no worker was running"
+
+
+async def test_q_quits(store, ui):
+    async with ui() as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not pilot.app.is_running
