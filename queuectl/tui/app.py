@@ -15,12 +15,12 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from ..errors import QueuectlError
 from .format import plural
 from .forms import Confirm, Field, FormScreen, JobScreen
-from .panes import ConfigPane, DlqPane, JobsPane, LivePane, OverviewPane
+from .panes import ConfigPane, DlqPane, JobsPane, LivePane, OverviewPane, QueuesPane
 
 TICK_S = 1.0
-LIST_EVERY = 2  # ticks between re-reads of the visible list
 STOP_TIMEOUT_S = 30.0  # as `worker stop`'s default
-TABS = (("overview", "1 Overview"), ("jobs", "2 Jobs"), ("dlq", "3 DLQ"), ("config", "4 Config"))
+TABS = (("overview", "1 Overview"), ("jobs", "2 Jobs"), ("dlq", "3 DLQ"), ("queues", "4 Queues"),
+        ("config", "5 Config"))
 
 
 class QueueApp(App):
@@ -43,7 +43,8 @@ class QueueApp(App):
         self._busy = False
         # Held, not queried: a tick may run while quitting, when the widgets are already gone.
         self._panes: dict[str, LivePane] = {"overview": OverviewPane(), "jobs": JobsPane(),
-                                            "dlq": DlqPane(), "config": ConfigPane()}
+                                            "dlq": DlqPane(), "queues": QueuesPane(),
+                                            "config": ConfigPane()}
         self._tabs = TabbedContent(initial="overview")
         self._message = Static("", id="message")
 
@@ -71,7 +72,7 @@ class QueueApp(App):
         try:
             await self._read_live()
             self._ticks += 1
-            if self._ticks % LIST_EVERY == 0:
+            if self._ticks % self.active_pane().RELOAD_EVERY == 0:
                 await self._reload_active()
         except QueuectlError as exc:
             self.say(f"store: {exc}", error=True)
@@ -192,6 +193,15 @@ class QueueApp(App):
             return
         self.say(f"retried {', '.join(retried)}" if retried else "the dead letter queue is empty",
                  error=not retried)
+        await self._reload_active()
+
+    def set_paused(self, name: str, *, paused: bool) -> None:
+        self.run_worker(self._set_paused(name, paused), group="action")
+
+    async def _set_paused(self, name: str, paused: bool) -> None:
+        """`queue pause NAME` / `queue resume NAME`, in their words."""
+        await self.store.set_queues([name], paused=paused)
+        self.say(f"{'paused' if paused else 'resumed'} {name}")
         await self._reload_active()
 
     def edit_config(self, key: str, value: str) -> None:

@@ -1,6 +1,6 @@
 """The four tabs. Each pane owns a table and a `reload(store)` that reads one page through
 the store's verbs and repaints only when something changed (a TUI left open must cost
-nearly nothing). A later tab (queues, once queues exist) is one more LivePane."""
+nearly nothing). Another tab is one more LivePane."""
 
 from typing import Any
 
@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 from ..jobs import STATES, Job, JobState
 from .format import clip, short_time, state_cell
 
-PAGE = 100  # rows per page of a job list; `m` shows one more page
+PAGE = 100  # rows per page of a job list (`n` / `p`: the older / newer page)
 
 
 def add_columns(table: DataTable, columns: tuple[tuple[str, int], ...]) -> None:
@@ -22,7 +22,9 @@ def add_columns(table: DataTable, columns: tuple[tuple[str, int], ...]) -> None:
 
 
 class LivePane(Vertical):
-    """A tab's content: `reload` is called when the tab is shown and every few seconds."""
+    """A tab's content: `reload` is called when the tab is shown and every RELOAD_EVERY ticks."""
+
+    RELOAD_EVERY = 2
 
     async def reload(self, store: Any) -> None:
         raise NotImplementedError
@@ -85,11 +87,13 @@ class OverviewPane(LivePane):
 
 
 class JobsPane(LivePane):
-    """Jobs in enqueue order, one state or all; Enter opens one with its history and output."""
+    """Jobs newest first, one state or all, a page at a time (the store's keyset pages, as
+    the dashboard's); Enter opens one with its history and output."""
 
     BINDINGS = [
         Binding("s", "next_state", "State"),
-        Binding("m", "more", "More"),
+        Binding("n", "older", "Older"),
+        Binding("p", "newer", "Newer"),
     ]
     FILTERS: tuple[str | None, ...] = (None, *STATES)
     COLUMNS = (("ID", 22), ("STATE", 10), ("TRY", 3), ("PRI", 3), ("UPDATED", 14),
@@ -103,21 +107,24 @@ class JobsPane(LivePane):
     def on_mount(self) -> None:  # Textual runs each class's on_mount: subclasses set attributes
         add_columns(self.table, self.COLUMNS)
         self.state: str | None = self.INITIAL_STATE
-        self.pages = 1
+        self.cursor: dict[str, int] = {}  # {} = the newest page; else before= or after=
+        self.page = None
         self._shown: list = []
 
     def describe(self) -> str:
-        return f"state: {self.state or 'all'} (s: next state, m: more, Enter: show)"
+        return f"state: {self.state or 'all'} (s: state, Enter: show)"
 
     async def reload(self, store: Any) -> None:
-        limit = PAGE * self.pages
         state = JobState(self.state) if self.state else None
-        jobs = [job async for job in store.iter_jobs(state=state, limit=limit)]
+        page = await store.page_jobs(state=state, limit=PAGE, **self.cursor)
         if not self.app.is_running:  # quit while reading
             return
-        shown = f"{len(jobs)} shown" + (" (m: more)" if len(jobs) == limit else "")
-        self.query_one(".pane-title", Static).update(f"{self.describe()} · {shown}")
-        rows = [(job.id, self.cells(job)) for job in jobs]
+        self.page = page
+        more = "".join(hint for hint, cursor in ((" n: older", page.older), (" p: newer", page.newer))
+                       if cursor is not None)
+        self.query_one(".pane-title", Static).update(
+            f"{self.describe()} · {len(page.jobs)} jobs{more}")
+        rows = [(job.id, self.cells(job)) for job in page.jobs]
         if rows != self._shown:
             self._shown = rows
             fill(self.table, rows)
@@ -128,12 +135,18 @@ class JobsPane(LivePane):
 
     def action_next_state(self) -> None:
         self.state = self.FILTERS[(self.FILTERS.index(self.state) + 1) % len(self.FILTERS)]
-        self.pages = 1
+        self.cursor = {}
         self.app.reload_pane()
 
-    def action_more(self) -> None:
-        self.pages += 1
-        self.app.reload_pane()
+    def action_older(self) -> None:
+        if self.page is not None and self.page.older is not None:
+            self.cursor = {"before": self.page.older}
+            self.app.reload_pane()
+
+    def action_newer(self) -> None:
+        if self.page is not None and self.page.newer is not None:
+            self.cursor = {"after": self.page.newer}
+            self.app.reload_pane()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.show_job(event.row_key.value)
@@ -145,14 +158,15 @@ class DlqPane(JobsPane, inherit_bindings=False):  # JobsPane's `s` would leave t
     BINDINGS = [
         Binding("r", "retry", "Retry"),
         Binding("a", "retry_all", "Retry all"),
-        Binding("m", "more", "More"),
+        Binding("n", "older", "Older"),
+        Binding("p", "newer", "Newer"),
     ]
     COLUMNS = (("ID", 22), ("STATE", 10), ("TRY", 3), ("PRI", 3), ("UPDATED", 14),
                ("LAST ERROR", 40))
     INITIAL_STATE = "dead"
 
     def describe(self) -> str:
-        return "dead letter queue (r: retry, a: retry all, m: more, Enter: show)"
+        return "DLQ (r: retry, a: retry all, Enter: show)"
 
     def cells(self, job: Job) -> list[Any]:
         return [clip(job.id, 22), state_cell(job.state.value), str(job.attempts),
@@ -167,6 +181,46 @@ class DlqPane(JobsPane, inherit_bindings=False):  # JobsPane's `s` would leave t
 
     def action_retry_all(self) -> None:
         self.app.retry(None)
+
+
+class QueuesPane(LivePane):
+    """Every queue with jobs or settings: paused, limit, counts; pause and resume."""
+
+    BINDINGS = [Binding("z", "pause", "Pause"), Binding("u", "resume", "Resume")]
+    RELOAD_EVERY = 10  # list_queues is a GROUP BY over every job: not every 2 s at 10^6
+
+    def compose(self):
+        yield Static("queues (z: pause, u: resume the selected queue)", classes="pane-title")
+        yield DataTable(cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        add_columns(self.table, (("QUEUE", 20), ("PAUSED", 6), ("LIMIT", 5), ("PENDING", 8),
+                                 ("RUNNING", 8), ("DEAD", 8)))
+        self._shown: list = []
+
+    async def reload(self, store: Any) -> None:
+        queues = await store.list_queues()
+        if not self.app.is_running:
+            return
+        rows = [(q.name, [clip(q.name, 20), "yes" if q.paused else "no", str(q.limit or "-"),
+                          f"{q.counts.get('pending', 0):,}", f"{q.counts.get('processing', 0):,}",
+                          f"{q.counts.get('dead', 0):,}"]) for q in queues]
+        if rows != self._shown:
+            self._shown = rows
+            fill(self.table, rows)
+
+    def action_pause(self) -> None:
+        self._set(paused=True)
+
+    def action_resume(self) -> None:
+        self._set(paused=False)
+
+    def _set(self, *, paused: bool) -> None:
+        name = selected_key(self.table)
+        if name is None:
+            self.app.say("no queue yet", error=True)
+        else:
+            self.app.set_paused(name, paused=paused)
 
 
 class ConfigPane(LivePane):

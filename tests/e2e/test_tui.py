@@ -63,7 +63,7 @@ def test_tui_in_a_pty_shows_the_live_store_and_q_restores_the_terminal(q, worked
             with open(snapshot, "w") as f:
                 f.write(screen + "\n")
         term.press("3")
-        screen = term.wait_for("dead letter queue", "exit code 3")
+        screen = term.wait_for("DLQ (r: retry", "exit code 3")
         assert re.search(r"^ bad\s+dead\s+1", screen, re.M), screen
         term.press("q")
         assert term.wait_exit() == 0

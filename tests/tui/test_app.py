@@ -87,7 +87,7 @@ async def test_job_list_by_state_and_a_jobs_history_and_output(store, ui):
         await pilot.press("2")
         await pilot.app.workers.wait_for_complete()
         table = pilot.app.active_pane().table
-        assert [r[0] for r in rows(table)] == ["done", "waiting"]
+        assert [r[0] for r in rows(table)] == ["waiting", "done"]  # newest first
         await pilot.press("s", "s", "s")  # all -> pending -> processing -> completed
         await pilot.app.workers.wait_for_complete()
         assert [r[:2] for r in rows(table)] == [["done", "completed"]]
@@ -110,14 +110,14 @@ async def test_dlq_retry_one_then_all(store, ui):
         await pilot.press("3")
         await pilot.app.workers.wait_for_complete()
         table = pilot.app.active_pane().table
-        assert [r[0] for r in rows(table)] == ["d1", "d2", "d3"]
+        assert [r[0] for r in rows(table)] == ["d3", "d2", "d1"]
         await pilot.press("s")  # the jobs tab's state filter is not a DLQ key
         assert pilot.app.active_pane().state == "dead"
         await pilot.press("down", "r")  # the second row
         await pilot.app.workers.wait_for_complete()
         assert message(pilot.app) == "retried d2"
         assert (await store.get_job("d2")).state == JobState.PENDING
-        assert [r[0] for r in rows(table)] == ["d1", "d3"]
+        assert [r[0] for r in rows(table)] == ["d3", "d1"]
         await pilot.press("a")
         await pilot.app.workers.wait_for_complete()
         assert message(pilot.app) == "retried d1, d3"
@@ -129,7 +129,7 @@ async def test_dlq_retry_one_then_all(store, ui):
 
 async def test_config_set_validates_like_config_set(store, ui):
     async with ui() as pilot:
-        await pilot.press("4")
+        await pilot.press("5")
         await pilot.app.workers.wait_for_complete()
         table = pilot.app.active_pane().table
         assert rows(table)[0][:3] == ["max-retries", "3", "default"]
@@ -176,3 +176,22 @@ async def test_q_quits(store, ui):
         await pilot.press("q")
         await pilot.pause()
         assert not pilot.app.is_running
+
+
+async def test_pause_and_resume_the_selected_queue(store, ui):
+    await store.insert_jobs([job("a", queue="fast"), job("b")], now=NOW)
+    async with ui() as pilot:
+        await pilot.press("4")
+        await pilot.app.workers.wait_for_complete()
+        table = pilot.app.active_pane().table
+        assert [r[:2] for r in rows(table)] == [["default", "no"], ["fast", "no"]]
+        await pilot.press("down", "z")
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "paused fast"
+        assert {q.name: q.paused for q in await store.list_queues()} == {
+            "default": False, "fast": True}
+        assert rows(table)[1][:2] == ["fast", "yes"]
+        await pilot.press("u")
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "resumed fast"
+        assert not any(q.paused for q in await store.list_queues())
