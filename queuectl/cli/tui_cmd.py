@@ -6,8 +6,8 @@ from .context import options
 
 
 def tui(ctx: typer.Context) -> None:
-    """Full-screen terminal UI: live counts and workers, jobs, DLQ, config, actions
-    (needs the tui extra: pip install 'queuectl[tui]'). Exit 1 without it."""
+    """Full-screen terminal UI: live counts and workers, jobs, DLQ, queues, config, actions
+    (needs the optional `tui` extra; without it: exit 1 and the pip line to install it)."""
     from ..tui import run
 
     raise typer.Exit(run(options(ctx).db))
