@@ -42,6 +42,8 @@ class NotStarted(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+TIMED_OUT, ABORTED = "timed out", "aborted"  # how _wait saw an attempt end, when not by itself
+CANCELLED = "cancelled"  # the error of an attempt stopped through `abort`
 
 
 class Capture:
@@ -54,6 +56,7 @@ class Capture:
         self.tail = bytearray()
         self.dropped = 0
         self.notes: list[str] = []
+        self._sent = 0  # stream position up to which unsent() has handed bytes out
 
     def feed(self, chunk: bytes) -> None:
         room = self.head_limit - len(self.head)
@@ -71,6 +74,25 @@ class Capture:
     def note(self, text: str) -> None:
         """A remark from queuectl itself, appended after the captured bytes."""
         self.notes.append(text)
+
+    @property
+    def total(self) -> int:
+        """Bytes fed so far (kept or dropped)."""
+        return len(self.head) + self.dropped + len(self.tail)
+
+    def unsent(self) -> list[tuple[int, bytes]]:
+        """(stream position, bytes) of what arrived since the last call, within the bound:
+        what fell out of the tail meanwhile is skipped (the positions show the gap). Streaming
+        reads the kept bytes themselves, so it costs no second buffer."""
+        pieces = []
+        if self._sent < len(self.head):
+            pieces.append((self._sent, bytes(self.head[self._sent:])))
+        tail_at = len(self.head) + self.dropped
+        start = max(self._sent, tail_at)
+        if start < self.total:
+            pieces.append((start, bytes(self.tail[start - tail_at:])))
+        self._sent = self.total
+        return pieces
 
     def value(self) -> bytes:
         if not self.dropped:
@@ -118,6 +140,8 @@ async def run_command(
     env_update: Mapping[str, str] | None = None,
     cwd: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    captures: tuple[Capture, Capture] | None = None,
+    abort: asyncio.Future | None = None,
 ) -> RunResult:
     """Run `command` through /bin/sh; a timeout or a cancel kills the whole process group.
 
@@ -128,13 +152,16 @@ async def run_command(
     `env_update` is added to the command's environment (and stays in this process's: it is
     meant for values every job overwrites, like the job id); `extra_env` is added to this
     command's alone. `cwd`: where it runs (None: here); a missing one fails the attempt with
-    `cwd not found: PATH` before anything is spawned. Raises NotStarted when no process could
+    `cwd not found: PATH` before anything is spawned. `captures` (stdout, stderr) lets the
+    caller read the output while it runs (else two Capture(output_limit) are made). When
+    `abort` resolves, the group is stopped like a timed-out one and the attempt ends with the
+    error `cancelled` and the output captured so far. Raises NotStarted when no process could
     be started for a reason of the worker's (out of descriptors, processes or memory).
     """
     started, t0 = now_ms(), time.monotonic()
     if cwd is not None and not os.path.isdir(cwd):
         return RunResult(None, f"cwd not found: {cwd}", started, now_ms(), _since(t0))
-    out, err = Capture(output_limit), Capture(output_limit)
+    out, err = captures or (Capture(output_limit), Capture(output_limit))
     script = None
     try:
         try:
@@ -150,12 +177,16 @@ async def run_command(
             why = (f"cwd not found: {cwd}" if cwd is not None and not os.path.isdir(cwd)
                    else f"could not start: {exc.strerror or exc}")  # the folder went meanwhile
             return RunResult(None, why, started, now_ms(), _since(t0))
-        timed_out = await _supervise(transport, proto, timeout, kill_grace, err, on_spawn)
+        ended_by = await _supervise(transport, proto, timeout, kill_grace, err, on_spawn, abort)
     finally:
         if script:
             with contextlib.suppress(OSError):
                 os.unlink(script)
-    exit_code, error = describe_exit(transport.get_returncode(), timeout if timed_out else None)
+    if ended_by == ABORTED:
+        exit_code, error = None, CANCELLED
+    else:
+        exit_code, error = describe_exit(transport.get_returncode(),
+                                         timeout if ended_by == TIMED_OUT else None)
     return RunResult(exit_code, error, started, now_ms(), _since(t0), out.value(), err.value())
 
 
@@ -210,17 +241,19 @@ async def _fork_with(env_update: Mapping[str, str], spawning: Awaitable[T]) -> T
 
 async def _supervise(transport: asyncio.SubprocessTransport, proto: "_JobProtocol",
                      timeout: float | None, kill_grace: float, err: Capture,
-                     on_spawn: Callable[[int], None] | None) -> bool:
-    """Wait for the shell (True if it timed out), clear its group, drain the pipes. Cancelled
-    (hard stop) or failing, kill the group first: no process of the job outlives the call."""
+                     on_spawn: Callable[[int], None] | None,
+                     abort: asyncio.Future | None) -> str | None:
+    """Wait for the shell (TIMED_OUT, ABORTED or None), clear its group, drain the pipes.
+    Cancelled (hard stop) or failing, kill the group first: no process of the job outlives
+    the call."""
     pid = transport.get_pid()
     try:
         if on_spawn is not None:
             on_spawn(pid)
-        timed_out = await _wait(proto, pid, timeout, kill_grace)
+        ended_by = await _wait(proto, pid, timeout, kill_grace, abort)
         await _clear_group(pid, kill_grace)
         await _drain_pipes(proto, transport, err)
-        return timed_out
+        return ended_by
     except BaseException:
         await to_the_end(_kill_group(proto, transport, kill_grace))
         raise
@@ -279,16 +312,24 @@ def _script_for(command: str) -> str:
     return path
 
 
-async def _wait(proto: _JobProtocol, pid: int, timeout: float | None, grace: float) -> bool:
-    """Wait for the shell to exit; True when the timeout expired (the group is then killed)."""
+async def _wait(proto: _JobProtocol, pid: int, timeout: float | None, grace: float,
+                abort: asyncio.Future | None) -> str | None:
+    """Wait for the shell to exit. When the timeout expires (TIMED_OUT) or `abort` resolves
+    first (ABORTED), the group is killed: TERM, `grace`, KILL."""
     try:
         async with asyncio.timeout(timeout):
-            await asyncio.shield(proto.exited)
-        return False
+            if abort is None:
+                await asyncio.shield(proto.exited)
+                return None
+            await asyncio.wait([proto.exited, abort], return_when=asyncio.FIRST_COMPLETED)
+            if proto.exited.done():  # an exit that raced the abort wins: the job finished
+                return None
+        ended_by = ABORTED
     except TimeoutError:
-        await _clear_group(pid, grace, force=True)
-        await proto.exited  # KILL reached the shell: it is the group leader
-        return True
+        ended_by = TIMED_OUT
+    await _clear_group(pid, grace, force=True)
+    await proto.exited  # KILL reached the shell: it is the group leader
+    return ended_by
 
 
 async def _drain_pipes(proto: _JobProtocol, transport: asyncio.SubprocessTransport,

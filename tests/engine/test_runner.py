@@ -231,3 +231,41 @@ async def test_extra_env_reaches_only_that_command_and_tags_win():
     assert "GREETING" not in os.environ
     after = await run('printf "%s" "${GREETING-unset}"')
     assert after.stdout == b"unset"
+
+
+async def test_an_abort_stops_the_group_and_keeps_the_output_so_far(tmp_path):
+    gc = tmp_path / "gc.pid"
+    abort = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(run_command(
+        f"echo before; sleep 30 & echo $! > {gc}; wait", timeout=None, output_limit=1 << 20,
+        kill_grace=0.2, abort=abort))
+    grandchild = await wait_for_pid(gc)
+    abort.set_result("cancelled")
+    res = await asyncio.wait_for(task, 5)
+    assert (res.exit_code, res.error, res.ok) == (None, "cancelled", False)
+    assert res.stdout == b"before\n"
+    await wait_dead(grandchild)
+
+
+async def test_an_abort_after_the_exit_changes_nothing():
+    abort = asyncio.get_running_loop().create_future()
+    res = await run_command("echo done", timeout=None, output_limit=100, kill_grace=0.2,
+                            abort=abort)
+    abort.set_result("cancelled")
+    assert (res.exit_code, res.error, res.stdout) == (0, None, b"done\n")
+
+
+async def test_captures_given_by_the_caller_fill_while_the_command_runs(tmp_path):
+    from queuectl.runner import Capture
+
+    out, err = Capture(100), Capture(100)
+    flag = tmp_path / "go"
+    task = asyncio.ensure_future(run_command(
+        f"echo first; echo oops >&2; while [ ! -e {flag} ]; do sleep 0.01; done; echo last",
+        timeout=None, output_limit=0, kill_grace=0.2, captures=(out, err)))
+    while out.total < 6 or err.total < 5:
+        await asyncio.sleep(0.01)
+    assert out.unsent() == [(0, b"first\n")] and err.unsent() == [(0, b"oops\n")]
+    flag.touch()
+    res = await asyncio.wait_for(task, 5)
+    assert res.stdout == b"first\nlast\n" and out.unsent() == [(6, b"last\n")]

@@ -79,3 +79,41 @@ def test_describe_exit(returncode, timed_out, expected):
 
 def test_describe_exit_unknown_signal_number():
     assert describe_exit(-99, None) == (227, "killed by signal 99 (SIG99)")
+
+
+# -- unsent(): what streaming hands to the store while the command runs ---------------------
+
+
+def test_unsent_hands_out_each_byte_once_with_its_position():
+    capture = Capture(100)
+    capture.feed(b"hello ")
+    assert capture.unsent() == [(0, b"hello ")]
+    assert capture.unsent() == []
+    capture.feed(b"world")
+    assert capture.unsent() == [(6, b"world")]
+
+
+def test_unsent_splits_at_the_head_boundary_and_skips_what_fell_out_of_the_tail():
+    capture = Capture(10)  # head 5, tail 5
+    capture.feed(b"abc")
+    assert capture.unsent() == [(0, b"abc")]
+    capture.feed(b"defgh")
+    assert capture.unsent() == [(3, b"de"), (5, b"fgh")]
+    capture.feed(b"0123456789")  # 18 bytes so far: the tail keeps the last 5
+    assert capture.unsent() == [(13, b"56789")]  # positions 8..12 were never kept
+    assert capture.total == 18
+
+
+@given(st.lists(st.binary(max_size=40), max_size=30), st.integers(0, 64))
+def test_unsent_pieces_are_in_order_inside_the_bound_and_end_at_the_total(chunks, limit):
+    capture = Capture(limit)
+    end = 0
+    for chunk in chunks:
+        capture.feed(chunk)
+        for position, data in capture.unsent():
+            assert position >= end and data  # never repeated, never empty
+            assert position < capture.head_limit or position >= capture.total - capture.tail_limit
+            end = position + len(data)
+    assert capture.unsent() == []
+    if capture.total:
+        assert end == capture.total or limit == 0
