@@ -15,15 +15,16 @@ import heapq
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from .decide import decide
-from .jobs import Finish, Job, JobState, RunResult, WorkerInfo
+from .jobs import Finish, Job, JobState, OutputWrite, RunResult, WorkerInfo
 from .maintenance.cleaner import Cleaner
 from .runner import NotStarted, end_tagged_groups, run_command
 from .settings import Settings
+from .slots import OutputStreamer, Slot, StopReason
 from .store.base import Store
-from .store.doorbell import STOP
+from .store.doorbell import CANCEL, STOP
 from .timeutil import format_ms, now_ms
 from .workers import HeartbeatWatch, pid_alive, this_host
 
@@ -63,11 +64,12 @@ class Engine:
         self.host, self.pid = this_host(), os.getpid()
         self.worker_id = f"{self.host}-{self.pid}-{os.urandom(2).hex()}"
         self._log = log or _stderr_line
-        self._slots: dict[str, tuple[Job, asyncio.Task]] = {}
+        self._slots: dict[str, Slot] = {}
         self._wake = asyncio.Event()
         self._heap: list[int] = []
         self._overdue_rounds = 0  # consecutive idle waits that found a run_at already due
-        self._outcomes: list[Finish] = []  # decided and logged, not yet committed
+        self._outcomes: list[tuple[Slot, Finish]] = []  # decided and logged, not yet committed
+        self._streamer = OutputStreamer(settings.output_interval)
         self._flush_wanted = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._interrupted: list[tuple[str, int]] = []
@@ -126,8 +128,8 @@ class Engine:
         if hard and not self._killing:
             self._killing = True
             self._exit_code = exit_code
-            for _, task in list(self._slots.values()):
-                task.cancel()
+            for slot in list(self._slots.values()):
+                slot.stop(StopReason.SHUTDOWN)
         elif not self._stopping:
             self.log(f"stopping: waiting for {len(self._slots)} running job(s); "
                      "signal again to kill them")
@@ -225,29 +227,35 @@ class Engine:
 
     async def _wait_for_slots(self) -> None:
         while self._slots:
-            await asyncio.wait([task for _, task in self._slots.values()])
+            await asyncio.wait([slot.task for slot in self._slots.values()])
 
     # -- one job --------------------------------------------------------------------------
 
     def _start_slot(self, group: asyncio.TaskGroup, job: Job) -> None:
-        task = group.create_task(self._run_slot(job), name=f"job {job.id}")
-        self._slots[job.id] = (job, task)
+        slot = Slot(job, self.settings.output_limit, self._monotonic())
+        slot.task = group.create_task(self._run_slot(slot), name=f"job {job.id}")
+        self._slots[job.id] = slot
 
-    async def _run_slot(self, job: Job) -> None:
+    async def _run_slot(self, slot: Slot) -> None:
+        job = slot.job
         try:
-            result = await self._execute(job)
+            result = await self._execute(slot)
         except NotStarted as exc:
             self._hand_back(job, exc.reason)
         except asyncio.CancelledError:  # hard stop: the runner has killed the process group
+            if slot.reason is StopReason.CANCELLED:  # ... of a job being cancelled: still dead
+                await self._conclude(slot, slot.cancelled_result())
+                return
             self._interrupted.append((job.id, job.run_no))
             self.log_job("requeued", job, "interrupted before it finished; attempt not counted")
         else:
-            await self._conclude(job, result)
+            await self._conclude(slot, result)
         finally:
             self._slots.pop(job.id, None)
             self._wake.set()
 
-    async def _execute(self, job: Job) -> RunResult:
+    async def _execute(self, slot: Slot) -> RunResult:
+        job = slot.job
         if time.monotonic() < self._paused_until:  # the last spawn failed: do not even try
             raise NotStarted(self._unstarted_reason)
         self.log_job("started", job)
@@ -261,19 +269,22 @@ class Engine:
                 env_update={JOB_VAR: job.id},
                 cwd=job.cwd,  # None for jobs from before Part 2: they run where the worker runs
                 extra_env=job.env,
+                captures=slot.captures,
+                abort=slot.abort,
             )
         except (OSError, ValueError, RuntimeError) as exc:  # e.g. out of file descriptors
             now = now_ms()
             return RunResult(None, f"could not run: {exc}", now, now, 0.0)
 
-    async def _conclude(self, job: Job, result: RunResult) -> None:
+    async def _conclude(self, slot: Slot, result: RunResult) -> None:
         """Decide and log the outcome before the slot frees, so the log reads in the order
         things happened; the write joins the next group commit while claiming goes on."""
-        if not result.ok:
+        job = slot.job
+        if not result.ok and slot.reason is not StopReason.CANCELLED:
             await self._read_failure_policy()
-        finish = self._decide(job, result)
+        finish = self._decide(slot, result)
         self.log_job(finish.transition.state.value, job, _describe(result, finish.transition))
-        self._outcomes.append(finish)
+        self._outcomes.append((slot, finish))
         self._flush_wanted.set()
 
     def _hand_back(self, job: Job, reason: str) -> None:
@@ -300,16 +311,32 @@ class Engine:
             stored = await self.store.get_config()
             self.settings = self.settings.overlay(stored, FAILURE_POLICY)
 
+    def _cancel(self, job_ids: Sequence[str]) -> None:
+        """Jobs of this worker that `queuectl cancel` asked to stop (via the heartbeat)."""
+        for job_id in job_ids:
+            slot = self._slots.get(job_id)
+            if slot is not None and slot.reason is None:
+                self.log_job("cancel", slot.job, "cancel requested: stopping its process group")
+                slot.stop(StopReason.CANCELLED)
+
     async def _flush_loop(self) -> None:
         while not (self._closing and not self._outcomes and not self._unstarted):
-            await self._flush_wanted.wait()
+            tick = self._streamer.tick(bool(self._slots))
+            if tick is None:
+                await self._flush_wanted.wait()
+            else:  # running jobs' output is due every tick even when nothing finishes
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush_wanted.wait(), tick)
             self._flush_wanted.clear()
             await self._flush()
 
     async def _flush(self) -> None:
         batch, self._outcomes = self._outcomes, []
-        if batch:  # shielded as a whole: a cancel must not lose an outcome already popped
-            await asyncio.shield(self._commit(batch))
+        output = self._streamer.collect(
+            self._slots.values(), [slot for slot, _ in batch], worker_id=self.worker_id,
+            mono=self._monotonic(), closing=self._closing)
+        if batch or output:  # shielded as a whole: a cancel must not lose an outcome popped
+            await asyncio.shield(self._commit([finish for _, finish in batch], output))
         unstarted, self._unstarted = self._unstarted, []
         if unstarted:
             await asyncio.shield(self._requeue_unstarted(unstarted))
@@ -322,15 +349,19 @@ class Engine:
                  f"paused {self._pause_s:g}s, then at most {self._ceiling} jobs at once for "
                  f"{CEILING_S:g}s")
 
-    async def _commit(self, batch: list[Finish]) -> None:
-        """Write the decided outcomes in one group commit (each was logged when decided)."""
-        await self.store.finish_jobs(batch, now=now_ms())
-        self._wake.set()  # a drain check or a freed slot may be waiting on this commit
+    async def _commit(self, batch: list[Finish], output: OutputWrite | None) -> None:
+        """Write the decided outcomes and streamed output in one group commit (each outcome
+        was logged when decided)."""
+        await self.store.finish_jobs(batch, now=now_ms(), output=output)
+        if batch:
+            self._wake.set()  # a drain check or a freed slot may be waiting on this commit
 
-    def _decide(self, job: Job, result: RunResult) -> Finish:
+    def _decide(self, slot: Slot, result: RunResult) -> Finish:
+        job = slot.job
         transition = decide(
             attempts=job.attempts, max_retries=job.max_retries, result=result,
             base=self.settings.backoff_base, cap=self.settings.backoff_max, now=result.finished_at,
+            cancelled=slot.reason is StopReason.CANCELLED and not result.ok,
         )
         if transition.run_at is not None:
             self._remember_wakeup(transition.run_at)
@@ -351,12 +382,14 @@ class Engine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._beat_now.wait(), self.settings.heartbeat_interval)
             self._beat_now.clear()
-            stop = await self.store.heartbeat(
+            beat = await self.store.heartbeat(
                 worker_id=self.worker_id, running=len(self._slots), now=now_ms())
-            if stop is None:
+            if beat is None:
                 self.log("this worker was presumed dead and its row removed; registering again")
                 await self.store.register_worker(self._info(now_ms()))
-            elif stop and not self._stopping:
+                continue
+            self._cancel(beat.cancel)
+            if beat.stop_requested and not self._stopping:
                 self.log("stop requested by `queuectl worker stop`")
                 self.stop()
 
@@ -392,8 +425,8 @@ class Engine:
         return Scheduler(self.store, log=self.log)
 
     def _on_bell(self, message: bytes) -> None:
-        if message == STOP:
-            self._beat_now.set()  # the heartbeat reads stop_requested from the store
+        if message in (STOP, CANCEL):
+            self._beat_now.set()  # the heartbeat reads stop and cancel requests from the store
         self._wake.set()
 
     def _info(self, now: int) -> WorkerInfo:

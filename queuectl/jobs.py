@@ -207,3 +207,31 @@ class Schedule(NamedTuple):
 
         return self.job._replace(id=f"{self.name}@{format_ms(run_at)}", batch=self.name,
                                  run_at=run_at)
+
+
+class Beat(NamedTuple):
+    """What a worker's heartbeat learns from the store."""
+
+    stop_requested: bool
+    cancel: tuple[str, ...] = ()  # ids of its running jobs whose cancel was requested
+
+
+class Chunk(NamedTuple):
+    """A piece of a running attempt's output: `pos` is its byte position in the stream
+    (1 stdout, 2 stderr); `seq` orders the pieces of one attempt as they were stored."""
+
+    stream: int
+    pos: int
+    data: bytes
+    seq: int = 0
+
+
+class OutputWrite(NamedTuple):
+    """Streamed output for one group commit. chunks: (job id, worker id, run_no, Chunk), written
+    only while the attempt is still that worker's; trims: (job id, run_no, stream, head, cut)
+    deletes tail pieces that ended before `cut`; drops: (job id, run_no) of finished attempts
+    whose pieces are no longer needed (the attempt row holds the output)."""
+
+    chunks: list[tuple[str, str, int, Chunk]]
+    trims: list[tuple[str, int, int, int, int]]
+    drops: list[tuple[str, int]]

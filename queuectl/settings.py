@@ -36,6 +36,10 @@ KEYS: dict[str, Key] = {
         Key("output-limit", int, 1_048_576, 0, 2**30, "bytes kept per stream per attempt (head + tail)"),
         Key("kill-grace", float, 2, 0, DAY, "seconds between TERM and KILL when a job is stopped",
             seconds=True),
+        # 0.25 s keeps `logs --follow` within its 1 s; jobs that end sooner write no piece
+        Key("output-interval", float, 0.25, 0, 60,
+            "seconds between writes of a running job's new output (logs --follow); 0 = at the end",
+            seconds=True),
         # Below 2 s a worker busy for a moment (a fork storm, a slow commit) would look dead to
         # the others, who would kill and rerun its jobs: heartbeats come every lease / 5.
         Key("worker-lease", float, 10, 2, DAY,
@@ -116,6 +120,7 @@ class Settings(NamedTuple):
     worker_lease: float = 10.0
     keep_completed: float = 7.0 * DAY
     keep_dead: float = 0.0
+    output_interval: float = 0.25
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, str]) -> "Settings":

@@ -12,6 +12,8 @@ from typing import Protocol
 # without this module); they are re-exported here as part of the interface.
 from ..jobs import (  # noqa: F401
     Attempt,
+    Beat,
+    Chunk,
     Finish,
     Job,
     JobPage,
@@ -20,6 +22,7 @@ from ..jobs import (  # noqa: F401
     MinuteStats,
     NewJob,
     Output,
+    OutputWrite,
     QueueInfo,
     Rescued,
     Schedule,
@@ -44,7 +47,12 @@ class Store(Protocol):
         priority then FIFO order, of `queues` (None: all), never of a paused queue, never a job
         waiting on `after`, never more running in a limited queue than its limit."""
         ...
-    async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int: ...
+    async def finish_jobs(
+        self, finishes: Sequence[Finish], *, now: int, output: OutputWrite | None = None
+    ) -> int:
+        """One group commit: the guarded finishes, and streamed output (new pieces of running
+        attempts and the last ones of finishing attempts, trims, drops) when given."""
+        ...
     async def requeue_interrupted(
         self, *, worker_id: str, jobs: Collection[tuple[str, int]], now: int
     ) -> int:
@@ -59,6 +67,14 @@ class Store(Protocol):
         then return every job held by a worker with no row to the queue (the lost attempt counts)."""
         ...
     async def retry_dead(self, ids: Sequence[str] | None, *, now: int) -> list[str]: ...
+    async def cancel_jobs(
+        self, *, ids: Sequence[str] | None = None, batch: str | None = None,
+        queue: str | None = None, now: int
+    ) -> list[Job]:
+        """pending/failed -> dead (`cancelled`), attempts unchanged; processing -> flagged
+        cancel_requested for its worker (woken by the doorbell / NOTIFY, else told by its next
+        heartbeat). Named ids must all exist and be unfinished, or nothing changes."""
+        ...
 
     # reading
     async def get_job(self, job_id: str) -> Job: ...
@@ -80,6 +96,9 @@ class Store(Protocol):
     async def next_due_at(self) -> int | None: ...
     async def attempts(self, job_id: str) -> list[Attempt]: ...
     async def output(self, job_id: str, attempt: int | None) -> Output: ...
+    async def output_chunks(
+        self, job_id: str, run_no: int, *, after: int = 0, limit: int = 1000
+    ) -> list[Chunk]: ...
     async def metrics(self, *, now: int) -> Metrics: ...
 
     # queues (flow control)
@@ -115,7 +134,7 @@ class Store(Protocol):
 
     # workers
     async def register_worker(self, info: WorkerInfo) -> None: ...
-    async def heartbeat(self, *, worker_id: str, running: int, now: int) -> bool | None: ...
+    async def heartbeat(self, *, worker_id: str, running: int, now: int) -> Beat | None: ...
     async def deregister_worker(self, worker_id: str) -> None: ...
     async def list_workers(self) -> list[WorkerInfo]: ...
     async def request_stop(self) -> list[str]: ...

@@ -16,6 +16,7 @@ import sys
 ENABLED = sys.platform.startswith("linux")
 JOBS = b"jobs"
 STOP = b"stop"
+CANCEL = b"cancel"  # a job this worker runs was cancelled: heartbeat now to learn which
 
 
 def address(store_key: str, worker_id: str) -> bytes:

@@ -24,9 +24,21 @@ from ..errors import (
     UsageError,
     WrongStateError,
 )
-from ..jobs import STATE_NAMED, STATES, Attempt, Finish, Job, JobState, NewJob, WorkerInfo
+from ..jobs import (
+    STATE_NAMED,
+    STATES,
+    Attempt,
+    Beat,
+    Finish,
+    Job,
+    JobState,
+    NewJob,
+    OutputWrite,
+    WorkerInfo,
+)
 from . import postgres_flow_schema as fsql
 from . import postgres_schema as sql
+from . import postgres_steer as steer
 from .base import Metrics, Output, Rescued
 from .paging import pages
 from .postgres_conn import (  # raises the install hint first when asyncpg is missing
@@ -54,7 +66,7 @@ FINISH_RETRY_WINDOW_S = 600.0  # finished outcomes get longer: losing one means 
 # -- the store ----------------------------------------------------------------------------
 
 
-class PostgresStore(PostgresViews, FlowVerbs, ScriptingVerbs):
+class PostgresStore(PostgresViews, FlowVerbs, ScriptingVerbs, steer.PostgresSteering):
     def __init__(self, location: Location, pool: "asyncpg.Pool", channel: str) -> None:
         self.location = location
         self.url = location.display
@@ -180,19 +192,29 @@ class PostgresStore(PostgresViews, FlowVerbs, ScriptingVerbs):
         if held is not None:
             held.difference_update(jobs)
 
-    async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int:
+    async def finish_jobs(self, finishes: Sequence[Finish], *, now: int,
+                          output: OutputWrite | None = None) -> int:
         """Group commit: one statement; stale finishes (guard fails) are skipped. Retried
-        through connection loss: a retry after a commit whose answer was lost changes nothing."""
-        if not finishes:
+        through connection loss: a retry after a commit whose answer was lost changes nothing.
+        Streamed output goes in the same transaction (then three statements)."""
+        if not finishes and output is None:
             return 0
-        columns = finish_columns(finishes)
         retry = any(f.transition.state == JobState.FAILED for f in finishes)
-        args = (*columns, now, retry, self.channel)
-        row = await self._run(lambda conn, _: conn.fetchrow(sql.FINISH, *args),
-                              window=FINISH_RETRY_WINDOW_S)
+        args = (*finish_columns(finishes), now, retry, self.channel) if finishes else ()
+
+        async def finish(conn, _: bool) -> int:
+            if output is None:
+                return (await conn.fetchrow(sql.FINISH, *args))[0]
+            async with conn.transaction():
+                await steer.write_output(conn, output)
+                done = (await conn.fetchrow(sql.FINISH, *args))[0] if finishes else 0
+                await steer.drop_output(conn, output.drops)
+                return done
+
+        done = await self._run(finish, window=FINISH_RETRY_WINDOW_S)
         for f in finishes:
             self._release(f.worker_id, [(f.job_id, f.run_no)])
-        return row[0]
+        return done
 
     async def requeue_interrupted(
         self, *, worker_id: str, jobs: Collection[tuple[str, int]], now: int
@@ -201,8 +223,13 @@ class PostgresStore(PostgresViews, FlowVerbs, ScriptingVerbs):
         if not jobs:
             return 0
         ids, runs = [i for i, _ in jobs], [n for _, n in jobs]
-        row = await self._run(lambda conn, _: conn.fetchrow(
-            sql.REQUEUE, worker_id, ids, runs, now, self.channel))
+
+        async def requeue(conn, _: bool) -> Any:
+            async with conn.transaction():
+                await steer.requeue_cancelled(conn, worker_id, ids, runs, now)
+                return await conn.fetchrow(sql.REQUEUE, worker_id, ids, runs, now, self.channel)
+
+        row = await self._run(requeue)
         self._release(worker_id, jobs)
         return row[0]
 
@@ -327,10 +354,11 @@ class PostgresStore(PostgresViews, FlowVerbs, ScriptingVerbs):
             sql.REGISTER_WORKER, info.id, info.pid, info.host, info.concurrency,
             info.started_at, info.heartbeat_at, info.running, bool(info.stop_requested)))
 
-    async def heartbeat(self, *, worker_id: str, running: int, now: int) -> bool | None:
-        """Returns stop_requested, or None when this worker's row is gone (it was presumed dead)."""
+    async def heartbeat(self, *, worker_id: str, running: int, now: int) -> Beat | None:
+        """stop_requested and the ids of its jobs being cancelled, or None when this worker's
+        row is gone (it was presumed dead)."""
         row = await self._fetchrow(sql.HEARTBEAT, now, running, worker_id)
-        return None if row is None else bool(row[0])
+        return None if row is None else Beat(bool(row[0]), tuple(row[1]))
 
     async def deregister_worker(self, worker_id: str) -> None:
         self._held.pop(worker_id, None)

@@ -122,11 +122,29 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_batch ON jobs (batch, seq);
     -- purge and retention: the oldest finished jobs first, never a scan of the live ones
     CREATE INDEX jobs_finished ON jobs (state, updated_at) WHERE state IN ('completed', 'dead');
+    -- cancel and live output (i9b)
+    -- cancel: set on a processing job; its worker stops it and sends it to dead (cancelled)
+    ALTER TABLE jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
+    -- the heartbeat's "which of my jobs were cancelled?" reads only the jobs being cancelled
+    CREATE INDEX jobs_cancel ON jobs (worker_id) WHERE cancel_requested;
+    -- a running attempt's output, written while it runs (logs --follow); pos is the byte
+    -- position in its stream (1 stdout, 2 stderr); seq orders one attempt's pieces as stored
+    -- (one worker writes them, one transaction after the other)
+    CREATE TABLE output_chunks (
+        seq     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        job_id  text NOT NULL,
+        run_no  integer NOT NULL,
+        stream  smallint NOT NULL,
+        pos     bigint NOT NULL,
+        data    bytea NOT NULL,
+        UNIQUE (job_id, run_no, stream, pos)
+    );
+    CREATE INDEX output_chunks_read ON output_chunks (job_id, run_no, seq);
     """ + flow.MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = ("jobs", "attempts", "workers", "config", "job_counts", "queues", "job_deps",
-              "schedules")
+              "schedules", "output_chunks")
 
 READ_VERSION = "SELECT version FROM schema_version"
 CREATE_VERSION_TABLE = (
@@ -183,9 +201,14 @@ WITH f AS (
         AS f (id, worker, run_no, state, run_at, started_at, finished_at, ok, exit_code, error,
               duration, stdout, stderr)
 ), done AS (
-    UPDATE jobs j SET state = f.state, run_at = COALESCE(f.run_at, j.run_at),
-           exit_code = f.exit_code, last_error = f.error, updated_at = $14,
-           worker_id = NULL, started_at = NULL, pid = NULL
+    UPDATE jobs j SET
+           state = CASE WHEN j.cancel_requested AND f.state <> 'completed' THEN 'dead'
+                        ELSE f.state END,
+           run_at = COALESCE(f.run_at, j.run_at), exit_code = f.exit_code,
+           last_error = CASE WHEN j.cancel_requested AND f.state <> 'completed' THEN 'cancelled'
+                             ELSE f.error END,
+           updated_at = $14, worker_id = NULL, started_at = NULL, pid = NULL,
+           cancel_requested = false
     FROM f
     WHERE j.id = f.id AND j.state = 'processing' AND j.worker_id = f.worker
       AND j.run_no = f.run_no
@@ -214,6 +237,7 @@ WITH r AS (
            updated_at = $4, worker_id = NULL, started_at = NULL, pid = NULL
     FROM unnest($2::text[], $3::int[]) AS r (rid, rrun)
     WHERE j.id = r.rid AND j.state = 'processing' AND j.worker_id = $1 AND j.run_no = r.rrun
+      AND NOT j.cancel_requested
     RETURNING 1
 )
 SELECT count(*), pg_notify($5, 'jobs') FROM r
@@ -234,9 +258,12 @@ WITH lost AS (
     ORDER BY seq
     FOR UPDATE SKIP LOCKED
 ), rescued AS (
-    UPDATE jobs j SET state = CASE WHEN j.attempts > j.max_retries THEN 'dead' ELSE 'pending' END,
-           run_at = $1, updated_at = $1, exit_code = NULL, last_error = 'worker lost',
-           worker_id = NULL, started_at = NULL, pid = NULL
+    UPDATE jobs j SET
+           state = CASE WHEN j.cancel_requested OR j.attempts > j.max_retries THEN 'dead'
+                        ELSE 'pending' END,
+           run_at = $1, updated_at = $1, exit_code = NULL,
+           last_error = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'worker lost' END,
+           worker_id = NULL, started_at = NULL, pid = NULL, cancel_requested = false
     FROM lost
     WHERE j.seq = lost.seq AND j.state = 'processing' AND j.run_no = lost.run_no
     RETURNING j.seq, j.id, j.state, lost.worker_id, lost.started_at, lost.run_no
@@ -244,13 +271,15 @@ WITH lost AS (
     INSERT INTO attempts (job_id, n, worker_id, started_at, finished_at, ok, error)
     SELECT id, run_no, worker_id, COALESCE(started_at, $1), $1, false, 'worker lost' FROM rescued
     ON CONFLICT (job_id, n) DO NOTHING
+), dropped AS (  -- the lost attempt's streamed pieces: its run_no is never written again
+    DELETE FROM output_chunks c USING rescued r WHERE c.job_id = r.id AND c.run_no = r.run_no
 )
 SELECT id, worker_id, state FROM rescued ORDER BY seq
 """
 
 RETRY_ALL_DEAD = """
 UPDATE jobs SET state = 'pending', attempts = 0, run_at = $1, updated_at = $1,
-       exit_code = NULL, last_error = NULL,
+       exit_code = NULL, last_error = NULL, cancel_requested = false,
        gated = coalesce((SELECT q.paused OR q.max_running > 0 FROM queues q
                          WHERE q.name = jobs.queue), false)
 WHERE state = 'dead'
@@ -259,7 +288,7 @@ RETURNING id, seq
 LOCK_NAMED = "SELECT id, state, attempts, updated_at FROM jobs WHERE id = ANY($1::text[]) FOR UPDATE"
 RETRY_NAMED = """
 UPDATE jobs SET state = 'pending', attempts = 0, run_at = $2, updated_at = $2,
-       exit_code = NULL, last_error = NULL,
+       exit_code = NULL, last_error = NULL, cancel_requested = false,
        gated = coalesce((SELECT q.paused OR q.max_running > 0 FROM queues q
                          WHERE q.name = jobs.queue), false)
 WHERE id = ANY($1::text[]) AND state = 'dead'
@@ -319,9 +348,10 @@ ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
     heartbeat_at = excluded.heartbeat_at, running = excluded.running,
     stop_requested = excluded.stop_requested
 """
-HEARTBEAT = (
-    "UPDATE workers SET heartbeat_at = $1, running = $2 WHERE id = $3 RETURNING stop_requested"
-)
+HEARTBEAT = """
+UPDATE workers SET heartbeat_at = $1, running = $2 WHERE id = $3
+RETURNING stop_requested, ARRAY(SELECT id FROM jobs WHERE worker_id = $3 AND cancel_requested)
+"""
 DEREGISTER = "DELETE FROM workers WHERE id = $1"
 # Ties on started_at break by id byte by byte, as SQLite does: the database's default
 # collation (often en_US, where 'alpha' < 'Zeta') would order `worker list` differently.

@@ -28,6 +28,8 @@ WITH picked AS MATERIALIZED (  -- evaluated once: a re-scanned sub-select could 
     DELETE FROM attempts a USING gone WHERE a.job_id = gone.id
 ), edges AS (  -- a dead job may still be listed as waiting for another
     DELETE FROM job_deps d USING gone WHERE d.job_id = gone.id
+), pieces AS (  -- streamed output left by a worker that exited (see postgres_steer.py)
+    DELETE FROM output_chunks c USING gone WHERE c.job_id = gone.id
 )
 SELECT count(*) FROM gone
 """

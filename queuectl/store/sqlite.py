@@ -17,10 +17,22 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ..errors import DuplicateJobError, JobNotFoundError, StoreError, WrongStateError
-from ..jobs import FINISHED_STATES, Finish, Job, JobState, NewJob, Schedule, WorkerInfo
+from ..jobs import (
+    FINISHED_STATES,
+    Beat,
+    Chunk,
+    Finish,
+    Job,
+    JobState,
+    NewJob,
+    OutputWrite,
+    Schedule,
+    WorkerInfo,
+)
 from . import doorbell
 from . import sqlite_flow as flow
 from . import sqlite_schedules as schedules
+from . import sqlite_steer as steer
 from .base import Rescued
 from .rows import claim_order, inserted_jobs
 from .sqlite_reads import SqliteReads
@@ -44,26 +56,36 @@ SELECT id, run_no, worker_id, :started_at, :finished_at, :ok, :exit_code, :error
        :stdout, :stderr
 FROM jobs WHERE {GUARD}
 """
+# A cancelled job that failed on its own before the kill reached it is not retried either.
+_STOPPED = "cancel_requested = 1 AND :state <> 'completed'"
 FINISH_JOB = f"""
-UPDATE jobs SET state = :state, run_at = COALESCE(:run_at, run_at), exit_code = :exit_code,
-       last_error = :error, updated_at = :now, worker_id = NULL, started_at = NULL, pid = NULL
+UPDATE jobs SET state = CASE WHEN {_STOPPED} THEN 'dead' ELSE :state END,
+       run_at = COALESCE(:run_at, run_at), exit_code = :exit_code,
+       last_error = CASE WHEN {_STOPPED} THEN 'cancelled' ELSE :error END, updated_at = :now,
+       worker_id = NULL, started_at = NULL, pid = NULL, cancel_requested = 0
 WHERE {GUARD}
 """
 REQUEUE = f"""
 UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_no = run_no - 1,
        updated_at = :now, worker_id = NULL, started_at = NULL, pid = NULL
-WHERE {GUARD}
+WHERE {GUARD} AND cancel_requested = 0
 """
 ORPHANED = "state = 'processing' AND worker_id NOT IN (SELECT id FROM workers)"
 RECORD_LOST = f"""
 INSERT INTO attempts (job_id, n, worker_id, started_at, finished_at, ok, error)
 SELECT id, run_no, worker_id, started_at, :now, 0, 'worker lost' FROM jobs WHERE {ORPHANED}
 """
-LOST = f"SELECT id, worker_id, attempts > max_retries FROM jobs WHERE {ORPHANED}"
+# A lost job whose cancel was requested goes dead (cancelled), never back to the queue.
+_ENDS = "cancel_requested = 1 OR attempts > max_retries"
+LOST = f"SELECT id, worker_id, {_ENDS} FROM jobs WHERE {ORPHANED}"
+DROP_LOST_OUTPUT = f"""
+DELETE FROM output_chunks WHERE (job_id, run_no) IN (SELECT id, run_no FROM jobs WHERE {ORPHANED})
+"""
 RESCUE = f"""
-UPDATE jobs SET state = CASE WHEN attempts > max_retries THEN 'dead' ELSE 'pending' END,
-       run_at = :now, updated_at = :now, exit_code = NULL, last_error = 'worker lost',
-       worker_id = NULL, started_at = NULL, pid = NULL
+UPDATE jobs SET state = CASE WHEN {_ENDS} THEN 'dead' ELSE 'pending' END,
+       run_at = :now, updated_at = :now, exit_code = NULL,
+       last_error = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'worker lost' END,
+       worker_id = NULL, started_at = NULL, pid = NULL, cancel_requested = 0
 WHERE {ORPHANED}
 """
 
@@ -140,15 +162,21 @@ class SqliteStore(SqliteReads):
         rows.sort(key=claim_order)  # RETURNING order is unspecified
         return [job_from_row(r) for r in rows]
 
-    async def finish_jobs(self, finishes: Sequence[Finish], *, now: int) -> int:
-        """Group commit: every finish in one transaction; stale ones (guard fails) are skipped."""
+    async def finish_jobs(self, finishes: Sequence[Finish], *, now: int,
+                          output: OutputWrite | None = None) -> int:
+        """Group commit: every finish in one transaction; stale ones (guard fails) are skipped.
+        Streamed output (running jobs' new pieces, finished ones' last) goes in the same one."""
         params = [finish_params(f, now) for f in finishes]
         retry = any(f.transition.state == JobState.FAILED for f in finishes)
 
         def finish(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+            if output is not None:
+                steer.write_output(conn, output)
             conn.executemany(RECORD_ATTEMPT, params)
             changed = conn.executemany(FINISH_JOB, params).rowcount
             released = flow.resolve_dependents(conn, [f.job_id for f in finishes], now)
+            if output is not None:
+                steer.drop_output(conn, output)
             # retries, released dependents and freed slots of a limited queue wake idle workers
             wake = retry or released or flow.any_limited(conn)
             return changed, worker_ids(conn) if wake else []
@@ -163,6 +191,7 @@ class SqliteStore(SqliteReads):
         params = [{"id": i, "worker": worker_id, "run_no": n, "now": now} for i, n in jobs]
 
         def requeue(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+            steer.requeue_cancelled(conn, params)
             changed = conn.executemany(REQUEUE, params).rowcount
             return changed, worker_ids(conn) if changed else []  # like NOTIFY on PostgreSQL
 
@@ -180,6 +209,7 @@ class SqliteStore(SqliteReads):
             if not lost:
                 return [], []
             conn.execute(RECORD_LOST, {"now": now})
+            conn.execute(DROP_LOST_OUTPUT)
             conn.execute(RESCUE, {"now": now})
             flow.resolve_dependents(conn, [r[0] for r in lost if r[2]], now)
             return lost, worker_ids(conn)
@@ -201,7 +231,8 @@ class SqliteStore(SqliteReads):
             try:
                 conn.executemany(
                     "UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, "
-                    f"exit_code = NULL, last_error = NULL, gated = {flow.GATE_OF_QUEUE} "
+                    "exit_code = NULL, last_error = NULL, cancel_requested = 0, "
+                    f"gated = {flow.GATE_OF_QUEUE} "
                     "WHERE id = ? AND state = 'dead'",
                     [(now, now, job_id) for job_id in chosen],
                 )
@@ -258,6 +289,7 @@ class SqliteStore(SqliteReads):
             ids = [(r[0],) for r in conn.execute(
                 f"SELECT id FROM {where} LIMIT ?", (*params, limit))]
             conn.executemany("DELETE FROM attempts WHERE job_id = ?", ids)
+            conn.executemany(steer.DROP_JOB_OUTPUT, ids)
             conn.executemany("DELETE FROM jobs WHERE id = ?", ids)
             if ids:  # a dead job may still be listed as waiting for another (one scan a slice)
                 conn.execute("DELETE FROM job_deps WHERE job_id IN (SELECT value FROM "
@@ -265,6 +297,22 @@ class SqliteStore(SqliteReads):
             return len(ids)
 
         return await self._write(purge)
+
+    async def cancel_jobs(self, *, ids: Sequence[str] | None = None, batch: str | None = None,
+                          queue: str | None = None, now: int) -> list[Job]:
+        """Waiting jobs -> dead (cancelled); running ones flagged for their worker, whose
+        doorbell rings. Named ids must all exist unfinished, or nothing changes."""
+        where, value = ("batch", batch) if batch is not None else ("queue", queue)
+        jobs, holders = await self._write(partial(
+            steer.cancel_body, ids=ids, where=where, value=value, now=now))
+        self._ring(holders, doorbell.CANCEL)
+        return jobs
+
+    async def output_chunks(self, job_id: str, run_no: int, *, after: int = 0,
+                            limit: int = 1000) -> list[Chunk]:
+        """Streamed pieces of one attempt stored after `after` (a Chunk.seq), in order."""
+        return steer.chunks_from_rows(
+            await self._fetchall(steer.READ_CHUNKS, (job_id, run_no, after, limit)))
 
     # -- config -------------------------------------------------------------------------
 
@@ -284,18 +332,24 @@ class SqliteStore(SqliteReads):
              info.heartbeat_at, info.running, int(info.stop_requested)),
         ))
 
-    async def heartbeat(self, *, worker_id: str, running: int, now: int) -> bool | None:
-        """Returns stop_requested, or None when this worker's row is gone (it was presumed dead).
+    async def heartbeat(self, *, worker_id: str, running: int, now: int) -> Beat | None:
+        """stop_requested and the ids of its jobs being cancelled, or None when this worker's
+        row is gone (it was presumed dead).
 
         Also checks that the path still names the file we opened: SQLite would go on writing
         to a deleted or replaced file, and the worker would run on a store nobody else sees."""
         if _file_identity(self.path) != self._identity:
             raise StoreError(f"{self.path} was deleted or replaced while this worker was running")
-        row = await self._fetchone(
-            "UPDATE workers SET heartbeat_at = ?, running = ? WHERE id = ? RETURNING stop_requested",
-            (now, running, worker_id),
-        )
-        return None if row is None else bool(row[0])
+
+        def beat(conn: sqlite3.Connection) -> Beat | None:
+            row = conn.execute("UPDATE workers SET heartbeat_at = ?, running = ? WHERE id = ? "
+                               "RETURNING stop_requested", (now, running, worker_id)).fetchone()
+            if row is None:
+                return None
+            cancel = tuple(r[0] for r in conn.execute(steer.CANCELLED_IDS, (worker_id,)))
+            return Beat(bool(row[0]), cancel)
+
+        return await self._write(beat)
 
     async def deregister_worker(self, worker_id: str) -> None:
         await self._write(lambda conn: conn.execute(

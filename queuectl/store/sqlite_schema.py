@@ -151,11 +151,29 @@ MIGRATIONS: tuple[str, ...] = (
         created_at INTEGER NOT NULL
     );
     CREATE INDEX schedules_due ON schedules (next_run);
+
+    -- cancel and live output (i9b)
+    -- cancel: set on a processing job; its worker stops it and sends it to dead (cancelled)
+    ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+    -- the heartbeat's "which of my jobs were cancelled?" reads only the jobs being cancelled
+    CREATE INDEX jobs_cancel ON jobs (worker_id) WHERE cancel_requested = 1;
+    -- a running attempt's output, written while it runs (logs --follow); pos is the byte
+    -- position in its stream (1 stdout, 2 stderr); seq orders the pieces as they were stored
+    CREATE TABLE output_chunks (
+        seq     INTEGER PRIMARY KEY,
+        job_id  TEXT NOT NULL,
+        run_no  INTEGER NOT NULL,
+        stream  INTEGER NOT NULL,
+        pos     INTEGER NOT NULL,
+        data    BLOB NOT NULL,
+        UNIQUE (job_id, run_no, stream, pos)
+    );
+    CREATE INDEX output_chunks_read ON output_chunks (job_id, run_no, seq);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = {"jobs", "attempts", "workers", "config", "job_counts", "queues", "job_deps",
-              "schedules"}
+              "schedules", "output_chunks"}
 
 
 def prepare_file(path: Path) -> None:

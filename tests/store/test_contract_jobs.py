@@ -251,7 +251,7 @@ async def test_rescue_skips_a_worker_whose_heartbeat_moved(store):
     await store.register_worker(worker("w1"))
     await store.insert_jobs([job("a")], now=NOW)
     await claim(store, worker="w1")
-    assert await store.heartbeat(worker_id="w1", running=1, now=NOW + 500) is False
+    assert (await store.heartbeat(worker_id="w1", running=1, now=NOW + 500)).stop_requested is False
     assert await store.rescue_lost_jobs(dead_workers=[("w1", NOW)], now=NOW + 600) == []
     assert [w.id for w in await store.list_workers()] == ["w1"]
     assert (await store.get_job("a")).state == "processing"

@@ -29,7 +29,7 @@ async def test_register_again_replaces_the_row(store):
 
 async def test_heartbeat_moves_the_row(store):
     await store.register_worker(worker("w1"))
-    assert await store.heartbeat(worker_id="w1", running=2, now=NOW + 700) is False
+    assert (await store.heartbeat(worker_id="w1", running=2, now=NOW + 700)).stop_requested is False
     (w,) = await store.list_workers()
     assert (w.heartbeat_at, w.running, w.stop_requested) == (NOW + 700, 2, False)
 
@@ -52,7 +52,7 @@ async def test_request_stop_flags_every_worker(store):
     await store.register_worker(worker("w2"))
     assert sorted(await store.request_stop()) == ["w1", "w2"]
     assert [w.stop_requested for w in await store.list_workers()] == [True, True]
-    assert await store.heartbeat(worker_id="w1", running=0, now=NOW + 1) is True
+    assert (await store.heartbeat(worker_id="w1", running=0, now=NOW + 1)).stop_requested is True
 
 
 async def test_request_stop_with_no_workers(store):
