@@ -234,6 +234,8 @@ class Engine:
     def _start_slot(self, group: asyncio.TaskGroup, job: Job) -> None:
         slot = Slot(job, self.settings.output_limit, self._monotonic())
         slot.task = group.create_task(self._run_slot(slot), name=f"job {job.id}")
+        if not self._slots:  # the flusher sleeps until woken while idle: now it ticks
+            self._flush_wanted.set()
         self._slots[job.id] = slot
 
     async def _run_slot(self, slot: Slot) -> None:
