@@ -43,6 +43,7 @@ def build_app() -> typer.Typer:
         purge_cmd,
         queue_cmd,
         schedule_cmd,
+        steer_cmd,
         tui_cmd,
         wait_cmd,
         worker_cmd,
@@ -52,6 +53,7 @@ def build_app() -> typer.Typer:
                       context_settings={"help_option_names": ["-h", "--help"]})
     app.callback()(_root)
     jobs_cmd.register(app)
+    steer_cmd.register(app)
     app.add_typer(worker_cmd.app, name="worker", help="Run, stop and list workers.")
     app.add_typer(dlq_cmd.app, name="dlq", help="The dead letter queue.")
     app.add_typer(config_cmd.app, name="config", help="Persistent configuration.")

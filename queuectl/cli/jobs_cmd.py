@@ -113,13 +113,22 @@ def logs(ctx: typer.Context,
          attempt: int = typer.Option(None, "--attempt", "-a",
                                      help="Attempt number (default: latest)."),
          all_: bool = typer.Option(False, "--all",
-                                   help="Every attempt, each under a `--- attempt N ---` line.")
-         ) -> None:
+                                   help="Every attempt, each under a `--- attempt N ---` line."),
+         follow: bool = typer.Option(False, "--follow", "-f",
+                                     help="Print the running (or next) attempt's output as "
+                                          "it is written; exit when it ends.")) -> None:
     """Captured stdout (to stdout) and stderr (to stderr) of an attempt."""
     if attempt is not None and not 1 <= attempt < 2**31:
         raise UsageError(f"--attempt must be between 1 and {2**31 - 1}, got {attempt}")
     if attempt is not None and all_:
         raise UsageError("give --attempt or --all, not both")
+    if follow:
+        if attempt is not None or all_:
+            raise UsageError("--follow shows the attempt in progress: not with --attempt or --all")
+        from .steer_cmd import follow_logs
+
+        follow_logs(ctx, job_id)
+        return
     from .logs_core import every_attempt, print_all_attempts, write_output
 
     if all_:

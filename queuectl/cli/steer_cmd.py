@@ -1,0 +1,81 @@
+"""cancel, and the printing side of `logs --follow`."""
+
+import sys
+
+import typer
+
+from ..errors import UsageError
+from .context import options, run_with_store, with_store
+from .flags import QUIET, typer_option
+from .output import job_dict, print_json
+
+WAIT_POLL_S = 0.1
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cancel")(cancel)
+
+
+def cancel(
+    ctx: typer.Context,
+    ids: list[str] = typer.Argument(None, metavar="ID...", help="Jobs to cancel."),
+    batch: str = typer.Option(None, "--batch", help="Every unfinished job of this batch."),
+    queue: str = typer.Option(None, "--queue", help="Every unfinished job of this queue."),
+    wait: bool = typer.Option(False, "--wait", help="Return once every cancelled job is dead."),
+    json_out: bool = typer.Option(False, "--json", help="Print the job objects as JSON."),
+    quiet: bool = typer_option(QUIET),
+) -> None:
+    """Stop jobs: waiting ones go to the DLQ at once, running ones are killed by their worker."""
+    if sum((bool(ids), batch is not None, queue is not None)) != 1:
+        raise UsageError("give job ids, --batch or --queue (exactly one)")
+    _check_name("--batch", batch, 128)
+    _check_name("--queue", queue, 64)
+    jobs = with_store(ctx, lambda store: cancel_and_wait(
+        store, ids=list(ids) if ids else None, batch=batch, queue=queue, wait=wait))
+    if not jobs:
+        which = f"batch {batch!r}" if batch is not None else f"queue {queue!r}"
+        sys.stderr.write(f"note: no unfinished job in {which}: nothing to cancel\n")
+    for job in jobs:
+        if wait and job.state == "completed":
+            sys.stderr.write(f"note: job {job.id!r} completed before the cancel reached it\n")
+    if json_out and not quiet:
+        print_json([job_dict(job) for job in jobs])
+    elif not quiet:
+        sys.stdout.write("".join(f"{job.id}\n" for job in jobs))
+
+
+def _check_name(flag: str, value: str | None, longest: int) -> None:
+    from ..spec import NAME_CHARS
+
+    if value is not None and not (0 < len(value) <= longest and NAME_CHARS.issuperset(value)):
+        raise UsageError(f"{flag} must be 1 to {longest} of the characters A-Z a-z 0-9 _ . : -, "
+                         f"got {value!r}")
+
+
+async def cancel_and_wait(store, *, ids, batch, queue, wait: bool) -> list:
+    """The cancelled jobs; with `wait`, as they are once none is still running (a job that
+    won the race ends completed: the caller says so)."""
+    import asyncio
+
+    from ..timeutil import now_ms
+
+    jobs = await store.cancel_jobs(ids=ids, batch=batch, queue=queue, now=now_ms())
+    while wait and any(job.state == "processing" for job in jobs):
+        await asyncio.sleep(WAIT_POLL_S)
+        jobs = [await store.get_job(job.id) if job.state == "processing" else job
+                for job in jobs]
+    return jobs
+
+
+def follow_logs(ctx: typer.Context, job_id: str) -> None:
+    """Print the attempt in progress (or the next one) as it is written; return when it ends."""
+    from ..follow import Follower
+
+    async def show(store) -> None:
+        streams = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
+        sys.stdout.flush()
+        async for stream, data in Follower(store, job_id).pieces():
+            streams[stream].write(data)
+            streams[stream].flush()
+
+    run_with_store(options(ctx).db, show)
