@@ -11,7 +11,19 @@ import time
 import traceback
 from pathlib import Path
 
-from . import cli_bench, engine_bench, flow, latency, scale, slots, spawn, tui_cpu, wait_bench, web
+from . import (
+    cli_bench,
+    engine_bench,
+    flow,
+    latency,
+    scale,
+    slots,
+    spawn,
+    streaming,
+    tui_cpu,
+    wait_bench,
+    web,
+)
 from .common import Row, say
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -25,14 +37,15 @@ SUITE = {
     **slots.BENCHMARKS,          # P10, P10-rss
     **flow.BENCHMARKS,           # P3-flow, P1-flow, P9, P9-scale
     **wait_bench.BENCHMARKS,     # P8, P8-pg
+    **streaming.BENCHMARKS,      # P1-stream, P3-stream, P8-follow, P8-follow-pg
     **scale.BENCHMARKS,          # P7
     **web.BENCHMARKS,            # P11 (the dashboard)
     **tui_cpu.BENCHMARKS,        # P12 (the terminal UI)
 }
 # The -pg rows (PostgreSQL store, QUEUECTL_BENCH_PG_DSN) follow their SQLite counterparts.
-ORDER = ["P1", "P1-peer", "P1b", "P1-pg", "P2", "P3", "P3-pg", "P4", "P5", "P6", "P6-pg", "P8",
-         "P8-pg", "P10", "P3-flow", "P1-flow", "P9", "P7", "P9-scale", "P11",
-         "P12"]
+ORDER = ["P1", "P1-peer", "P1b", "P1-pg", "P1-stream", "P2", "P3", "P3-pg", "P3-stream", "P4",
+         "P5", "P6", "P6-pg", "P8", "P8-pg", "P8-follow", "P8-follow-pg", "P10", "P3-flow",
+         "P1-flow", "P9", "P7", "P9-scale", "P11", "P12"]
 
 
 def machine() -> dict:

@@ -74,9 +74,10 @@ def instrument(store, stats: dict) -> None:
         setattr(store, name, wrap())
 
 
-async def run_engine(db: Store, stop_after: int | None = None,
-                     stats: dict | None = None, real: bool = False) -> tuple[int, float]:
-    """Engine(drain=True) over the store, or until `stop_after` jobs ran; (jobs run, seconds)."""
+async def run_engine(db: Store, stop_after: int | None = None, stats: dict | None = None,
+                     real: bool = False, stream: bool = True) -> tuple[int, float]:
+    """Engine(drain=True) over the store, or until `stop_after` jobs ran; (jobs run, seconds).
+    `stream` False: output-interval 0 (nothing written while a job runs)."""
     from queuectl.engine import Engine
     from queuectl.settings import Settings
     from queuectl.store import open_store
@@ -99,7 +100,8 @@ async def run_engine(db: Store, stop_after: int | None = None,
             from queuectl.runner import run_command
 
             runner = run_command
-        engine = Engine(store, settings=Settings(), concurrency=50, drain=stop_after is None,
+        settings = Settings() if stream else Settings(output_interval=0)
+        engine = Engine(store, settings=settings, concurrency=50, drain=stop_after is None,
                         runner=runner, log=lambda s: None)
         t0 = time.perf_counter()
         code = await engine.run()
@@ -114,7 +116,7 @@ async def run_engine(db: Store, stop_after: int | None = None,
 def engine_rate(db: Store, stop_after: int | None = None,
                 flags: tuple[str, ...] = ()) -> tuple[int, float]:
     """Run the engine in a child process; (jobs completed, seconds in engine.run). `flags`:
-    --real, --previous-claim (see main)."""
+    --real, --previous-claim, --no-stream (see main)."""
     argv = [PYTHON, "-m", "benchmarks.engine_bench", str(db), *flags]
     if stop_after is not None:
         argv.append(str(stop_after))
@@ -123,11 +125,11 @@ def engine_rate(db: Store, stop_after: int | None = None,
     return result["jobs"], result["seconds"]
 
 
-def _p3_rate(n: int, *, postgres: bool = False) -> float:
+def _p3_rate(n: int, *, postgres: bool = False, stream: bool = True) -> float:
     """Seconds the engine takes to run n prefilled jobs with the instant runner."""
     with scratch("p3") as tmp, scratch_store(tmp, "p3", postgres=postgres) as db:
         prefill(db, n)
-        ran, seconds = engine_rate(db)
+        ran, seconds = engine_rate(db, flags=() if stream else ("--no-stream",))
         counts = count_states(db)
     if counts.get("completed") != n or ran != n:
         raise BenchError(f"P3: ran {ran}, store has {counts}, expected {n} completed")
@@ -201,7 +203,8 @@ def main() -> None:
     if sys.argv[1] == "--prefill":
         prefill(_store_arg(sys.argv[2]), int(sys.argv[3]))
         return
-    args = [a for a in sys.argv[1:] if a not in ("--stats", "--real", "--previous-claim")]
+    args = [a for a in sys.argv[1:]
+            if a not in ("--stats", "--real", "--previous-claim", "--no-stream")]
     if "--previous-claim" in sys.argv:
         use_previous_claim()
     stats = {} if "--stats" in sys.argv else None
@@ -212,7 +215,8 @@ def main() -> None:
         from queuectl.engine import prefer_pidfd_child_watcher
 
         prefer_pidfd_child_watcher()
-    ran, seconds = asyncio.run(run_engine(db, stop_after, stats, real))
+    ran, seconds = asyncio.run(run_engine(db, stop_after, stats, real,
+                                          stream="--no-stream" not in sys.argv))
     if real:
         ran = count_states(db).get("completed", 0)
     if stats:

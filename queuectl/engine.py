@@ -234,9 +234,8 @@ class Engine:
     def _start_slot(self, group: asyncio.TaskGroup, job: Job) -> None:
         slot = Slot(job, self.settings.output_limit, self._monotonic())
         slot.task = group.create_task(self._run_slot(slot), name=f"job {job.id}")
-        if not self._slots:  # the flusher sleeps until woken while idle: now it ticks
-            self._flush_wanted.set()
         self._slots[job.id] = slot
+        self._streamer.arm(self._flush_wanted.set, running=True)
 
     async def _run_slot(self, slot: Slot) -> None:
         job = slot.job
@@ -323,20 +322,17 @@ class Engine:
 
     async def _flush_loop(self) -> None:
         while not (self._closing and not self._outcomes and not self._unstarted):
-            tick = self._streamer.tick(bool(self._slots))
-            if tick is None:
-                await self._flush_wanted.wait()
-            else:  # running jobs' output is due every tick even when nothing finishes
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._flush_wanted.wait(), tick)
+            await self._flush_wanted.wait()
             self._flush_wanted.clear()
             await self._flush()
+        self._streamer.close()
 
     async def _flush(self) -> None:
         batch, self._outcomes = self._outcomes, []
         output = self._streamer.collect(
             self._slots.values(), [slot for slot, _ in batch], worker_id=self.worker_id,
             mono=self._monotonic(), closing=self._closing)
+        self._streamer.arm(self._flush_wanted.set, running=bool(self._slots))
         if batch or output:  # shielded as a whole: a cancel must not lose an outcome popped
             await asyncio.shield(self._commit([finish for _, finish in batch], output))
         unstarted, self._unstarted = self._unstarted, []

@@ -7,12 +7,13 @@ read, from any machine that reaches the store. Order of every poll: the job firs
 pieces. The last pieces of an attempt are committed with its finish, so when the job shows
 the attempt ended, the pieces read right after include the end: nothing is lost to the race.
 
-An attempt that ended before it streamed anything (it ran under one interval, or the follower
-came late) is printed from its attempt row, exactly as `queuectl logs` shows it.
+When the attempt has ended, the rest comes from its attempt row, the output `queuectl logs`
+shows: pieces of an attempt are dropped some seconds after it ends (at once when its worker
+exits), and a job that ran under one interval never wrote any. As long as a follower has seen
+no gap in a stream, what it printed is a prefix of that output, so the rest is exact.
 """
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from .jobs import Chunk, Job, JobState
 POLL_S = 0.2  # with the workers' 0.25 s interval: each piece is shown well within 1 s
 STDOUT, STDERR = 1, 2
 PAGE = 1000
-STALL_S = 8.0  # pieces of an ended attempt live 10 s (slots.FOLLOW_GRACE_S): a slower poll may miss some
+TAIL_KEPT = 64  # bytes of each stream's last printed piece, to recognise the stored tail
 
 
 class Follower:
@@ -68,12 +69,12 @@ class _AttemptReader:
     def __init__(self, store: Any, job_id: str, attempt: int) -> None:
         self.store, self.job_id, self.attempt = store, job_id, attempt
         self.printed = {STDOUT: 0, STDERR: 0}  # stream positions shown so far
+        self.gap = {STDOUT: False, STDERR: False}  # shown a truncation marker?
+        self.last = {STDOUT: b"", STDERR: b""}  # the end of what was shown
         self.after = 0  # the last piece read (Chunk.seq)
-        self.seen = False
         self.undone = False  # a hard stop requeued the job: this attempt never counted
 
     async def follow(self, poll: float, sleep) -> AsyncIterator[tuple[int, bytes]]:
-        last_poll, stalled = time.monotonic(), False
         while True:
             job = await self.store.get_job(self.job_id)  # first the job, then the pieces
             async for piece in self._new_pieces():
@@ -81,24 +82,17 @@ class _AttemptReader:
             if job.state != JobState.PROCESSING or job.run_no != self.attempt:
                 break
             await sleep(poll)
-            stalled, last_poll = time.monotonic() - last_poll > STALL_S, time.monotonic()
         self.undone = job.run_no < self.attempt
-        if self.undone:
-            return
-        if not self.seen:  # ended before a piece was stored (or read): the attempt's row
-            async for piece in self._from_attempt_row():
+        if not self.undone:
+            async for piece in self._rest_from_attempt_row():
                 yield piece
-        elif stalled:
-            yield STDERR, (f"\n[queuectl: this follower paused too long and may have missed "
-                           f"the end: see `queuectl logs {self.job_id} --attempt "
-                           f"{self.attempt}`]\n").encode()
 
     async def _new_pieces(self) -> AsyncIterator[tuple[int, bytes]]:
         while True:
             chunks = await self.store.output_chunks(self.job_id, self.attempt, after=self.after,
                                                     limit=PAGE)
             for chunk in chunks:
-                self.after, self.seen = chunk.seq, True
+                self.after = chunk.seq
                 for piece in self._show(chunk):
                     yield piece
             if len(chunks) < PAGE:
@@ -109,14 +103,22 @@ class _AttemptReader:
         if chunk.pos > shown:  # what fell between the kept head and tail, as `logs` marks it
             marker = f"\n[queuectl: {chunk.pos - shown} bytes truncated]\n"
             pieces.append((chunk.stream, marker.encode()))
+            self.gap[chunk.stream] = True
         data = chunk.data[max(0, shown - chunk.pos):]
         if data:
             pieces.append((chunk.stream, data))
+            self.last[chunk.stream] = (self.last[chunk.stream] + data)[-TAIL_KEPT:]
         self.printed[chunk.stream] = max(shown, chunk.pos + len(chunk.data))
         return pieces
 
-    async def _from_attempt_row(self) -> AsyncIterator[tuple[int, bytes]]:
+    async def _rest_from_attempt_row(self) -> AsyncIterator[tuple[int, bytes]]:
+        """After the end: what the pieces did not show, from the stored output."""
         output = await self.store.output(self.job_id, self.attempt)
-        for stream, data in ((STDOUT, output.stdout), (STDERR, output.stderr)):
-            if data:
-                yield stream, data
+        for stream, stored in ((STDOUT, output.stdout), (STDERR, output.stderr)):
+            if not self.gap[stream]:  # shown so far = a prefix of the stored output
+                if len(stored) > self.printed[stream]:
+                    yield stream, stored[self.printed[stream]:]
+            elif not stored.endswith(self.last[stream]):  # its last pieces were dropped unread
+                yield STDERR, (f"\n[queuectl: the end of this attempt's output is in "
+                               f"`queuectl logs {self.job_id} --attempt {self.attempt}`]\n"
+                               ).encode()

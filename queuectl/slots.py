@@ -14,7 +14,7 @@ writes no piece at all.
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 
 from .jobs import Chunk, Job, OutputWrite, RunResult
@@ -64,24 +64,38 @@ class Slot:
 
 
 class OutputStreamer:
-    """Collects streamed output for the engine's group commits. `interval` 0 turns it off."""
+    """Collects streamed output for the engine's group commits. `interval` 0 turns it off.
+
+    Off the hot path: one timer per interval while jobs run (not one per job or per commit)
+    marks running jobs' output due; commits in between only look at the jobs they finish."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._drops: deque[tuple[float, str, int]] = deque()  # (due, job id, run_no)
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = False
 
-    def tick(self, running: bool) -> float | None:
-        """How long the flusher may sleep before output is due again (None: until woken)."""
-        if not self.interval or not (running or self._drops):
-            return None
-        return self.interval
+    def arm(self, wake: Callable[[], None], *, running: bool) -> None:
+        """Make sure a commit comes within an interval while jobs run or pieces await a drop."""
+        if self.interval and self._timer is None and (running or self._drops):
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._fire, wake)
+
+    def _fire(self, wake: Callable[[], None]) -> None:
+        self._timer, self._due = None, True
+        wake()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def collect(self, running: Iterable[Slot], finished: Iterable[Slot], *, worker_id: str,
                 mono: float, closing: bool = False) -> OutputWrite | None:
         if not self.interval:
             return None
         write = OutputWrite([], [], [])
-        for slot in running:  # a job younger than the interval may still end unstreamed
+        due, self._due = self._due, False
+        for slot in running if due else ():  # a job younger than the interval may end unstreamed
             if mono - slot.started_mono >= self.interval:
                 self._take(slot, write, worker_id)
         for slot in finished:  # their last pieces go with their finish, in one transaction
