@@ -62,6 +62,7 @@ CONFIG_DEFAULTS = {
     "worker-lease": 10,
     "keep-completed": 604800,
     "keep-dead": 0,
+    "output-interval": 0.25,
 }
 BACKENDS = ("sqlite", "postgres")
 TAG_VAR = "QUEUECTL_E2E_TAG"  # inherited by workers and their jobs, so teardown can find orphans
