@@ -9,8 +9,9 @@ the attempt ended, the pieces read right after include the end: nothing is lost 
 
 When the attempt has ended, the rest comes from its attempt row, the output `queuectl logs`
 shows: pieces of an attempt are dropped some seconds after it ends (at once when its worker
-exits), and a job that ran under one interval never wrote any. As long as a follower has seen
-no gap in a stream, what it printed is a prefix of that output, so the rest is exact.
+exits), and a job that ran under one interval never wrote any. When what a follower printed
+is a prefix of that output (no gap seen, and the stored bytes where it stopped are the ones it
+printed last), the rest is exact; otherwise it points to `queuectl logs`.
 """
 
 import asyncio
@@ -115,10 +116,11 @@ class _AttemptReader:
         """After the end: what the pieces did not show, from the stored output."""
         output = await self.store.output(self.job_id, self.attempt)
         for stream, stored in ((STDOUT, output.stdout), (STDERR, output.stderr)):
-            if not self.gap[stream]:  # shown so far = a prefix of the stored output
-                if len(stored) > self.printed[stream]:
-                    yield stream, stored[self.printed[stream]:]
-            elif not stored.endswith(self.last[stream]):  # its last pieces were dropped unread
+            shown, last = self.printed[stream], self.last[stream]
+            if not self.gap[stream] and stored[shown - len(last):shown] == last:
+                if len(stored) > shown:  # what was shown is a prefix of the stored output
+                    yield stream, stored[shown:]
+            elif not stored.endswith(last):  # its last pieces were dropped before we read them
                 yield STDERR, (f"\n[queuectl: the end of this attempt's output is in "
                                f"`queuectl logs {self.job_id} --attempt {self.attempt}`]\n"
                                ).encode()

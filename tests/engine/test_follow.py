@@ -32,9 +32,9 @@ def write(store, job_id, *chunks, run_no=1):
     return move
 
 
-def end(store, job_id, stdout, *, run_no=1, drop=True):
+def end(store, job_id, stdout, stderr=b"", *, run_no=1, drop=True):
     async def move():
-        result = RunResult(0, None, now_ms(), now_ms(), 0.1, stdout, b"")
+        result = RunResult(0, None, now_ms(), now_ms(), 0.1, stdout, stderr)
         finish = Finish(job_id, "w1", run_no, Transition(JobState.COMPLETED, None), result)
         drops = [(job_id, run_no)] if drop else []
         await store.finish_jobs([finish], now=now_ms(), output=OutputWrite([], [], drops))
@@ -58,7 +58,7 @@ async def test_a_pending_job_is_followed_from_its_next_attempt(store):
     async def start():
         await claim(store)
     sleep = steps(start, write(store, "j", Chunk(1, 0, b"a"), Chunk(2, 0, b"e")),
-                  end(store, "j", b"ab", drop=False))
+                  end(store, "j", b"ab", b"e", drop=False))
     assert await follow(store, "j", sleep) == (b"ab", b"e")
 
 
@@ -87,3 +87,13 @@ def claim_move(store):
     async def move():
         await claim(store)
     return move
+
+
+async def test_a_follower_past_the_head_whose_last_pieces_were_dropped_is_pointed_to(store):
+    await insert(store, job("j"))
+    await claim(store)
+    stored = b"a" * 5 + b"\n[queuectl: 600 bytes truncated]\n" + b"b" * 5
+    sleep = steps(write(store, "j", Chunk(1, 0, b"a" * 600)), end(store, "j", stored))
+    out, err = await follow(store, "j", sleep)
+    assert out == b"a" * 600  # never a piece of the marker or of a tail it cannot place
+    assert b"queuectl logs j --attempt 1" in err
