@@ -5,6 +5,7 @@ import sys
 import typer
 
 from ..errors import UsageError
+from .completion import complete_job_id
 from .context import options, run_with_store, with_store
 from .flags import QUIET, typer_option
 from .output import job_dict, print_json
@@ -18,10 +19,13 @@ def register(app: typer.Typer) -> None:
 
 def cancel(
     ctx: typer.Context,
-    ids: list[str] = typer.Argument(None, metavar="ID...", help="Jobs to cancel."),
-    batch: str = typer.Option(None, "--batch", help="Every unfinished job of this batch."),
-    queue: str = typer.Option(None, "--queue", help="Every unfinished job of this queue."),
-    wait: bool = typer.Option(False, "--wait", help="Return once every cancelled job is dead."),
+    ids: list[str] = typer.Argument(None, metavar="ID...", help="Jobs to cancel.",
+                                    autocompletion=complete_job_id),
+    batch: str = typer.Option(None, "--batch", metavar="NAME",
+                              help="Every unfinished job of this batch."),
+    queue: str = typer.Option(None, "--queue", metavar="NAME",
+                              help="Every unfinished job of this queue."),
+    wait: bool = typer.Option(False, "--wait", help="Return once every cancelled job has ended."),
     json_out: bool = typer.Option(False, "--json", help="Print the job objects as JSON."),
     quiet: bool = typer_option(QUIET),
 ) -> None:
