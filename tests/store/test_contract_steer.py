@@ -190,3 +190,32 @@ async def test_rescue_and_requeue_drop_the_pieces_of_the_attempt_they_end(store)
     await store.rescue_lost_jobs(dead_workers=[("w1", NOW)], now=NOW + 20_000)
     assert await store.output_chunks("lost", 1) == []
     assert await store.output_chunks("stopped", 1) == []
+
+
+# -- with the other Part 2 features --------------------------------------------------------------
+
+
+async def test_cancel_a_batch_or_a_queue_takes_its_unfinished_jobs_only(store):
+    await store.insert_jobs([job("b1", batch="nightly"), job("b2", batch="nightly"),
+                             job("q1", queue="slow"), job("other", batch="x")], now=NOW)
+    assert [j.id for j in await store.cancel_jobs(batch="nightly", now=NOW + 1)] == ["b1", "b2"]
+    assert await store.cancel_jobs(batch="nightly", now=NOW + 2) == []
+    assert [j.id for j in await store.cancel_jobs(queue="slow", now=NOW + 3)] == ["q1"]
+    assert (await store.get_job("other")).state == "pending"
+
+
+async def test_a_cancelled_job_takes_the_jobs_waiting_on_it_along(store):
+    await store.insert_jobs([job("first"), job("second", after=("first",))], now=NOW)
+    await store.cancel_jobs(ids=["first"], now=NOW + 1)
+    second = await store.get_job("second")
+    assert (second.state, second.attempts, second.last_error) == (
+        "dead", 0, "dependency first failed")
+
+
+async def test_purge_deletes_the_streamed_pieces_with_the_job(store):
+    await store.insert_jobs([job("r")], now=NOW)
+    (claimed,) = await claim(store, 1)
+    left = OutputWrite(pieces("r", 1, Chunk(1, 0, b"a")), [], [])
+    await store.finish_jobs([finish(claimed)], now=NOW + 1, output=left)  # a worker that exited
+    assert await store.purge_jobs(state=JobState.COMPLETED, before=NOW + 10, limit=10) == 1
+    assert await store.output_chunks("r", 1) == []
