@@ -43,6 +43,19 @@ async def _prepared(db: Store, batch: str):
     return store, claimed[-1]
 
 
+async def _settled(pid: int, *, most_s: float = 15.0) -> None:
+    """Until the process has finished starting (imports, the first look at the batch): half a
+    second with at most one clock tick of CPU. On a loaded machine a fixed pause was not
+    enough, and start-up counted as idle time."""
+    deadline = time.monotonic() + most_s
+    await asyncio.sleep(0.5)
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(0.5)
+        if cpu_seconds(pid) - before <= 1 / CLK_TCK:
+            return
+
+
 async def _one_run(db: Store, tmp: Path, idle_s: float, batch: str) -> tuple[float, float]:
     from queuectl.jobs import Finish, JobState, RunResult, Transition
     from queuectl.timeutil import now_ms
@@ -51,7 +64,7 @@ async def _one_run(db: Store, tmp: Path, idle_s: float, batch: str) -> tuple[flo
     try:
         waiter = subprocess.Popen([QUEUECTL, "wait", "--batch", batch], env=cli_env(db, tmp),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        await asyncio.sleep(1.0)  # started and settled into its idle loop
+        await _settled(waiter.pid)
         if waiter.poll() is not None:
             raise BenchError(f"P8: wait exited early: {waiter.stderr.read().decode()[-500:]}")
         cpu0, t0 = cpu_seconds(waiter.pid), time.monotonic()
