@@ -168,6 +168,7 @@ class SqliteStore(SqliteReads):
         Streamed output (running jobs' new pieces, finished ones' last) goes in the same one."""
         params = [finish_params(f, now) for f in finishes]
         retry = any(f.transition.state == JobState.FAILED for f in finishes)
+        finishers = {f.worker_id for f in finishes}
 
         def finish(conn: sqlite3.Connection) -> tuple[int, list[str]]:
             if output is not None:
@@ -177,9 +178,10 @@ class SqliteStore(SqliteReads):
             released = flow.resolve_dependents(conn, [f.job_id for f in finishes], now)
             if output is not None:
                 steer.drop_output(conn, output)
-            # retries, released dependents and freed slots of a limited queue wake idle workers
+            # retries, released dependents and freed slots of a limited queue wake idle workers;
+            # not the finishing worker itself, which looks again after every commit anyway
             wake = retry or released or flow.any_limited(conn)
-            return changed, worker_ids(conn) if wake else []
+            return changed, [w for w in worker_ids(conn) if w not in finishers] if wake else []
 
         changed, workers = await self._write(finish)
         self._ring(workers)
