@@ -75,7 +75,7 @@ class QueueApp(App):
             if self._ticks % self.active_pane().RELOAD_EVERY == 0:
                 await self._reload_active()
         except QueuectlError as exc:
-            self.say(f"store: {exc}", error=True)
+            self.say(str(exc), error=True)
         finally:
             self._busy = False
 
@@ -94,7 +94,11 @@ class QueueApp(App):
         return self._panes[self._tabs.active]
 
     async def _reload_active(self) -> None:
-        await self.active_pane().reload(self.store)
+        """A store error is a message line, never the end of the app."""
+        try:
+            await self.active_pane().reload(self.store)
+        except QueuectlError as exc:
+            self.say(str(exc), error=True)
 
     def reload_pane(self) -> None:
         self.run_worker(self._reload_active(), group="reload", exclusive=True)
@@ -171,7 +175,11 @@ class QueueApp(App):
         """`worker stop` (core.actions.stop_workers), in its words."""
         from ..core.actions import stop_workers
 
-        asked, left = await stop_workers(self.store, STOP_TIMEOUT_S)
+        try:
+            asked, left = await stop_workers(self.store, STOP_TIMEOUT_S)
+        except QueuectlError as exc:
+            self.say(str(exc), error=True)
+            return
         if not asked:
             self.say("no worker was running")
         elif not left:
@@ -200,7 +208,11 @@ class QueueApp(App):
 
     async def _set_paused(self, name: str, paused: bool) -> None:
         """`queue pause NAME` / `queue resume NAME`, in their words."""
-        await self.store.set_queues([name], paused=paused)
+        try:
+            await self.store.set_queues([name], paused=paused)
+        except QueuectlError as exc:
+            self.say(str(exc), error=True)
+            return
         self.say(f"{'paused' if paused else 'resumed'} {name}")
         await self._reload_active()
 

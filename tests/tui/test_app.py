@@ -195,3 +195,20 @@ async def test_pause_and_resume_the_selected_queue(store, ui):
         await pilot.app.workers.wait_for_complete()
         assert message(pilot.app) == "resumed fast"
         assert not any(q.paused for q in await store.list_queues())
+
+
+async def test_a_store_error_is_a_message_line_and_the_app_goes_on(store, ui, monkeypatch):
+    from queuectl.errors import StoreError
+
+    async def broken():
+        raise StoreError("store x: no such table: queues")
+
+    monkeypatch.setattr(store, "list_queues", broken)
+    async with ui() as pilot:
+        await pilot.press("4")
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "error: store x: no such table: queues"
+        assert pilot.app.is_running
+        await pilot.press("1")
+        await pilot.app.tick()
+        assert ["total", "0"] in rows(pilot.app.query_one("#counts", DataTable))
