@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from .decide import decide
 from .jobs import Finish, Job, JobState, OutputWrite, RunResult, WorkerInfo
 from .maintenance.cleaner import Cleaner
-from .runner import NotStarted, end_tagged_groups, run_command
+from .procgroups import end_tagged_groups
+from .runner import NotStarted, run_command
 from .settings import Settings
 from .slots import OutputStreamer, Slot, StopReason
 from .store.base import Store

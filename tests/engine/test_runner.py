@@ -186,7 +186,7 @@ async def test_the_command_gets_the_environment_update():
 async def test_kill_tagged_groups_kills_only_the_tagged_process_groups(eventually):
     import subprocess
 
-    from queuectl.runner import kill_tagged_groups
+    from queuectl.procgroups import kill_tagged_groups
 
     def spawn(tag):
         return subprocess.Popen(["sh", "-c", "sleep 30 & wait"], start_new_session=True,
