@@ -20,14 +20,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from .decide import decide
 from .jobs import Finish, Job, JobState, OutputWrite, RunResult, WorkerInfo
 from .maintenance.cleaner import Cleaner
-from .procgroups import end_tagged_groups
+from .maintenance.rescuer import JOB_VAR, WORKER_VAR, Rescuer
 from .runner import NotStarted, run_command
 from .settings import Settings
 from .slots import OutputStreamer, Slot, StopReason
 from .store.base import Store
 from .store.doorbell import CANCEL, STOP
 from .timeutil import format_ms, now_ms
-from .workers import HeartbeatWatch, pid_alive, this_host
+from .workers import this_host
 
 POLL_S = 1.0  # idle fallback when no doorbell rings (other hosts, non-Linux)
 DRAIN_POLL_S = 0.05  # --drain while other workers still hold jobs: notice their end quickly
@@ -38,10 +38,6 @@ OVERDUE_SPINS = 2  # claim again at once this often for a run_at already due (se
 PAUSE_MIN_S, PAUSE_MAX_S = 0.25, 5.0
 CEILING_S = 5.0
 FAILURE_POLICY = ("backoff-base", "backoff-max")  # re-read from the store at every failure
-# Every job's environment names its worker and itself, so a rescuer on the same host can find
-# the processes of a dead worker's jobs -- and only those (end_tagged_groups).
-WORKER_VAR, JOB_VAR = "QUEUECTL_WORKER_ID", "QUEUECTL_JOB_ID"
-TAGS = (WORKER_VAR, JOB_VAR)
 
 Runner = Callable[..., Awaitable[RunResult]]
 
@@ -78,8 +74,10 @@ class Engine:
         self._unstarted_reason = ""
         self._ceiling, self._ceiling_until = concurrency, 0.0  # slots after a NotStarted
         self._pause_s, self._paused_until = 0.0, 0.0
-        self._watch = HeartbeatWatch(host=self.host, lease_s=settings.worker_lease)
         self._monotonic = monotonic
+        self._rescuer = Rescuer(store, worker_id=self.worker_id, host=self.host,
+                                lease_s=settings.worker_lease, monotonic=monotonic,
+                                log=self.log, on_rescued=self._wake.set)
         self._stopping = False
         self._killing = False  # a hard stop has begun
         self._closing = False
@@ -98,7 +96,7 @@ class Engine:
         try:
             async with asyncio.TaskGroup() as group:
                 heartbeat = group.create_task(self._heartbeat_loop(), name="heartbeat")
-                rescuer = group.create_task(self._rescue_loop(), name="rescuer")
+                rescuer = group.create_task(self._rescuer.run(now_ms), name="rescuer")
                 scheduler = group.create_task(self._scheduler().run(), name="scheduler")
                 flusher = group.create_task(self._flush_loop(), name="flusher")
                 cleaner = group.create_task(Cleaner(self.store, log=self.log).run(now_ms),
@@ -392,31 +390,8 @@ class Engine:
                 self.log("stop requested by `queuectl worker stop`")
                 self.stop()
 
-    async def _rescue_loop(self) -> None:
-        # lease/10: a death is seen at most one tick after the lease (12 s at defaults)
-        while True:
-            await self.rescue_once()
-            await asyncio.sleep(self.settings.worker_lease / 10)
-
     async def rescue_once(self) -> int:
-        """Return jobs of dead workers to the queue; on this host, kill what is left of them."""
-        now = now_ms()
-        workers = [w for w in await self.store.list_workers() if w.id != self.worker_id]
-        dead = self._watch.dead(workers, mono=self._monotonic())
-        gone = {w.id for w in dead if w.host == self.host and not pid_alive(w.pid)}
-        if gone:  # certainly dead: their jobs' processes die *before* the jobs are requeued
-            held = [(job.worker_id, job.id) async for job in
-                    self.store.iter_jobs(state=JobState.PROCESSING) if job.worker_id in gone]
-            await end_tagged_groups(TAGS, held)
-        rescued = await self.store.rescue_lost_jobs(
-            dead_workers=[(w.id, w.heartbeat_at) for w in dead], now=now)
-        hung = {w.id for w in dead if w.host == self.host} - gone  # alive but silent a lease
-        await end_tagged_groups(TAGS, [(j.worker_id, j.job_id) for j in rescued if j.worker_id in hung])
-        for job in rescued:
-            self.log(f"rescued  {job.job_id} from lost worker {job.worker_id} -> {job.state}")
-        if rescued:
-            self._wake.set()
-        return len(rescued)
+        return await self._rescuer.run_once(now_ms())
 
     def _scheduler(self):
         from .maintenance.scheduler import Scheduler  # imports cronsim: only for a worker
