@@ -42,7 +42,7 @@ def enqueue(*, db: str | None, job: str | None = None, file: str | None = None,
 
 
 def _documents(job: str | None, file: str | None, each: str | None) -> list[tuple[str, Any]]:
-    from ..spec import documents_from_arg, documents_from_each, documents_from_file
+    from ..documents import documents_from_arg, documents_from_each, documents_from_file
 
     if each is not None:
         if job is not None:

@@ -60,7 +60,8 @@ def _name(name: str) -> str:
 
 
 def _template(job: str, flags: dict[str, Any], now: int):
-    from ..spec import build_jobs, documents_from_arg
+    from ..documents import documents_from_arg
+    from ..spec import build_jobs
     from .enqueue_core import field_overrides
 
     documents = documents_from_arg(job)

@@ -134,7 +134,8 @@ class QueueApp(App):
 
     async def enqueue(self, values: dict[str, str]) -> str:
         """The validation of `queuectl enqueue` (spec.build_jobs), then one insert."""
-        from ..spec import build_jobs, document_from_form
+        from ..documents import document_from_form
+        from ..spec import build_jobs
         from ..timeutil import now_ms
 
         jobs = build_jobs([("", document_from_form(values))], {}, now=now_ms())

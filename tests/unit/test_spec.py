@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from queuectl.documents import documents_from_arg, documents_from_file
 from queuectl.errors import InvalidJobError, UsageError
 from queuectl.spec import (
     FIELDS,
@@ -17,8 +18,6 @@ from queuectl.spec import (
     IdSource,
     build_job,
     build_jobs,
-    documents_from_arg,
-    documents_from_file,
 )
 
 NOW = 1_800_000_000_000
@@ -379,7 +378,7 @@ def test_a_nan_or_infinity_in_an_array_names_its_index():
 
 
 def test_a_form_document_is_validated_like_enqueue_json():
-    from queuectl.spec import document_from_form
+    from queuectl.documents import document_from_form
 
     doc = document_from_form({"command": "echo hi", "id": "", "max_retries": " 2 ",
                               "priority": "-3", "timeout": "1.5", "delay": "1h30m"})

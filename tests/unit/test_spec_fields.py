@@ -5,8 +5,9 @@ import os
 
 import pytest
 
+from queuectl.documents import documents_from_arg, documents_from_file
 from queuectl.errors import UsageError
-from queuectl.spec import build_job, build_jobs, documents_from_arg, documents_from_file
+from queuectl.spec import build_job, build_jobs
 
 NOW = 1_800_000_000_000
 
