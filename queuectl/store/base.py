@@ -84,10 +84,13 @@ class Store(Protocol):
     ) -> AsyncIterator[Job]: ...
     async def page_jobs(
         self, *, state: JobState | None = None, text: str | None = None,
+        queue: str | None = None, batch: str | None = None,
         before: int | None = None, after: int | None = None, limit: int = 50,
     ) -> JobPage:
-        """Newest first; `text` matches a substring of the id or the command. Cursors come
-        from the JobPage of a neighbouring page."""
+        """Newest first; `text` matches a substring of the id or the command; the filters
+        combine. Cursors come from the JobPage of a neighbouring page. A text or two exact
+        filters at once page by window (`newer` is None, a page may hold fewer than `limit`
+        jobs before `older`)."""
         ...
     async def activity(self, *, now: int, minutes: int = 60) -> list[MinuteStats]:
         """Completed and failed attempts per wall-clock minute, oldest first, zeros included."""
@@ -105,6 +108,9 @@ class Store(Protocol):
     async def set_queues(self, names: Sequence[str], *, paused: bool | None = None,
                          limit: int | None = None) -> None: ...
     async def list_queues(self) -> list[QueueInfo]: ...
+    async def queue_settings(self) -> list[tuple[str, bool, int]]:
+        """(name, paused, limit) of every queue that has settings, by name; reads no job."""
+        ...
     async def runnable_counts(self, queues: Sequence[str] | None) -> tuple[int, int]: ...
 
     # schedules

@@ -2,7 +2,7 @@
 holds them all, and a dashboard page costs an index walk of one page whatever the store's size."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..jobs import Job, JobPage, JobState, MinuteStats
 from .rows import SEQ  # every page row is JOB_COLUMNS followed by seq, the enqueue-order key
@@ -33,26 +33,26 @@ class PageQuery:
     """The SQL of one filtered page, for either backend's placeholder style.
 
     Rows walk away from the cursor: `seq < cursor ORDER BY seq DESC` for older rows, `seq >
-    cursor ORDER BY seq` for newer ones. With a state, the walk is on the (state, seq) index;
-    without, on the primary key; a text filter checks rows along the walk and stops after a
-    page of matches (a rare text can walk far: see DECISIONS.md, "Dashboard")."""
+    cursor ORDER BY seq` for newer ones. One exact filter walks its own index (Filters);
+    without, the primary key; a text or combined filter checks rows along a bounded window
+    (search_page; DECISIONS.md, "Dashboard")."""
 
     def __init__(self, columns: str, *, mark: Callable[[int], str], like: str) -> None:
         self.columns, self.mark, self.like = columns, mark, like
 
-    def build(self, *, newer: bool, cursor: int, size: int, state: JobState | None,
-              text: str | None, floor: int | None = None) -> tuple[str, list[Any]]:
-        """`floor`: walking older, stop at this seq (a text search's window)."""
+    def build(self, *, newer: bool, cursor: int, size: int, filters: "Filters",
+              floor: int | None = None) -> tuple[str, list[Any]]:
+        """`floor`: walking older, stop at this seq (a search's window)."""
         args: list[Any] = [cursor]
         where = [f"seq {'>' if newer else '<'} {self.mark(1)}"]
         if floor is not None:
             args.append(floor)
             where.append(f"seq >= {self.mark(len(args))}")
-        if state is not None:
-            args.append(state.value)
-            where.append(f"state = {self.mark(len(args))}")
-        if text:
-            args.append(like_pattern(text))
+        for column, value in filters.exact():
+            args.append(value)
+            where.append(f"{column} = {self.mark(len(args))}")
+        if filters.text:
+            args.append(like_pattern(filters.text))
             pattern = self.mark(len(args))
             where.append(f"(id {self.like} {pattern} ESCAPE '\\' "
                          f"OR command {self.like} {pattern} ESCAPE '\\')")
@@ -61,6 +61,25 @@ class PageQuery:
         sql = (f"SELECT {self.columns}, seq FROM jobs WHERE {' AND '.join(where)} "
                f"ORDER BY {order} LIMIT {self.mark(len(args))}")
         return sql, args
+
+
+class Filters(NamedTuple):
+    """What a job list is filtered by. One exact filter walks its own index -- (state, seq),
+    (queue, seq) or (batch, seq) -- and stops after a page; a text, or two exact filters at
+    once, has no index of its own and is searched one window at a time (search_page)."""
+
+    state: JobState | None = None
+    queue: str | None = None
+    batch: str | None = None
+    text: str | None = None
+
+    def exact(self) -> list[tuple[str, str]]:
+        pairs = (("state", self.state and self.state.value), ("queue", self.queue),
+                 ("batch", self.batch))
+        return [(column, value) for column, value in pairs if value is not None]
+
+    def windowed(self) -> bool:
+        return bool(self.text) or len(self.exact()) > 1
 
 
 def like_pattern(text: str) -> str:
@@ -127,20 +146,19 @@ async def search_page(fetch: Callable[[int, int, int], Awaitable[list[Any]]],
 
 
 async def filtered_page(query: PageQuery, run: Callable[[str, list[Any]], Awaitable[list[Any]]],
-                        to_job: Callable[[Any], Job], *, state: JobState | None,
-                        text: str | None, before: int | None, after: int | None,
-                        limit: int) -> JobPage:
+                        to_job: Callable[[Any], Job], *, filters: Filters, before: int | None,
+                        after: int | None, limit: int) -> JobPage:
     """page_jobs for any backend: `run(sql, args)` runs one statement and returns its rows."""
-    if text:
+    if filters.windowed():
         async def newest_seq() -> int | None:
             rows = await run("SELECT max(seq) FROM jobs", [])
             return rows[0][0] if rows else None
 
         return await search_page(
             lambda cursor, size, floor: run(*query.build(
-                newer=False, cursor=cursor, size=size, state=state, text=text, floor=floor)),
+                newer=False, cursor=cursor, size=size, filters=filters, floor=floor)),
             newest_seq, to_job, before=before, limit=limit)
     return await keyset_page(
         lambda newer, cursor, size: run(*query.build(
-            newer=newer, cursor=cursor, size=size, state=state, text=None)),
+            newer=newer, cursor=cursor, size=size, filters=filters)),
         to_job, before=before, after=after, limit=limit)

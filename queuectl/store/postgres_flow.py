@@ -41,8 +41,10 @@ class FlowVerbs:
 
     async def list_queues(self) -> list[QueueInfo]:
         counts = await self._fetch(fsql.QUEUE_COUNTS)
-        return queue_infos([tuple(r) for r in counts],
-                           [tuple(r) for r in await self._fetch(fsql.QUEUE_SETTINGS)])
+        return queue_infos([tuple(r) for r in counts], await self.queue_settings())
+
+    async def queue_settings(self) -> list[tuple[str, bool, int]]:
+        return [(r[0], bool(r[1]), int(r[2])) for r in await self._fetch(fsql.QUEUE_SETTINGS)]
 
     async def runnable_counts(self, queues: Sequence[str] | None) -> tuple[int, int]:
         """rows.runnable_counts: what a --drain worker serving `queues` could still run."""

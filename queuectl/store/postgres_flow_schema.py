@@ -152,7 +152,7 @@ WHERE q.name = ANY($1::text[]) AND j.queue = q.name
   AND j.gated <> (q.paused OR q.max_running > 0)
 """
 QUEUE_COUNTS = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"
-QUEUE_SETTINGS = "SELECT name, paused, max_running FROM queues"
+QUEUE_SETTINGS = "SELECT name, paused, max_running FROM queues ORDER BY name"
 PAUSED = "SELECT name FROM queues WHERE paused"
 QUEUE_RUNNABLE = f"""
 SELECT (SELECT count(*) FROM jobs WHERE queue = $1 AND {_DUE}),

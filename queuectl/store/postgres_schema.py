@@ -120,6 +120,9 @@ MIGRATIONS: tuple[str, ...] = (
         ADD COLUMN after_ids  text;  -- JSON array of job ids
     -- list/wait/purge --batch, in enqueue order
     CREATE INDEX jobs_batch ON jobs (batch, seq);
+    -- the dashboard's job list by queue, newest first: written by an insert only, never by a
+    -- claim or a finish (the queue of a job does not change)
+    CREATE INDEX jobs_queue ON jobs (queue, seq);
     -- purge and retention: the oldest finished jobs first, never a scan of the live ones
     CREATE INDEX jobs_finished ON jobs (state, updated_at) WHERE state IN ('completed', 'dead');
     -- cancel and live output (i9b)

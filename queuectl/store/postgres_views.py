@@ -5,7 +5,7 @@ from typing import Any
 
 from ..jobs import JobPage, JobState, MinuteStats
 from . import postgres_schema as sql
-from .paging import PageQuery, filtered_page, minute_buckets, minute_window
+from .paging import Filters, PageQuery, filtered_page, minute_buckets, minute_window
 from .rows import JOB_COLUMNS, job_from_row
 
 PAGE = PageQuery(JOB_COLUMNS, mark=lambda n: f"${n}", like="ILIKE")
@@ -18,12 +18,13 @@ class PostgresViews:
         raise NotImplementedError
 
     async def page_jobs(self, *, state: JobState | None = None, text: str | None = None,
+                        queue: str | None = None, batch: str | None = None,
                         before: int | None = None, after: int | None = None,
                         limit: int = 50) -> JobPage:
         """Newest first, filtered by state and by text in the id or command (ILIKE)."""
         return await filtered_page(PAGE, lambda query, args: self._fetch(query, *args),
-                                   job_from_row, state=state, text=text, before=before,
-                                   after=after, limit=limit)
+                                   job_from_row, filters=Filters(state, queue, batch, text),
+                                   before=before, after=after, limit=limit)
 
     async def activity(self, *, now: int, minutes: int = 60) -> list[MinuteStats]:
         """Attempts finished per wall-clock minute over the last `minutes`, oldest first."""

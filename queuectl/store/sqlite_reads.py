@@ -28,7 +28,7 @@ from ..jobs import (
     queue_infos,
 )
 from . import rows
-from .paging import PageQuery, filtered_page, minute_buckets, minute_window, pages
+from .paging import Filters, PageQuery, filtered_page, minute_buckets, minute_window, pages
 from .sqlite_schema import describe, open_sync
 from .sqlite_sql import JOB_COLUMNS, WORKER_COLUMNS, job_from_row
 
@@ -72,11 +72,13 @@ class SqliteReads:
             yield job_from_row(row)
 
     async def page_jobs(self, *, state: JobState | None = None, text: str | None = None,
+                        queue: str | None = None, batch: str | None = None,
                         before: int | None = None, after: int | None = None,
                         limit: int = 50) -> JobPage:
         """Newest first, filtered by state and by text in the id or command (ASCII
         case-insensitive); keyset cursors instead of offsets, so any page costs the same."""
-        return await filtered_page(PAGE, self._fetchall, job_from_row, state=state, text=text,
+        return await filtered_page(PAGE, self._fetchall, job_from_row,
+                                   filters=Filters(state, queue, batch, text),
                                    before=before, after=after, limit=limit)
 
     async def activity(self, *, now: int, minutes: int = 60) -> list[MinuteStats]:
@@ -137,8 +139,12 @@ class SqliteReads:
     async def list_queues(self) -> list[QueueInfo]:
         """O(jobs): a GROUP BY over the table (an admin command, not a hot path)."""
         counts = await self._fetchall("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state")
-        return queue_infos(counts, await self._fetchall(
-            "SELECT name, paused, max_running FROM queues"))
+        return queue_infos(counts, await self.queue_settings())
+
+    async def queue_settings(self) -> list[tuple[str, bool, int]]:
+        """(name, paused, limit) of every queue with settings: one small table, no job read."""
+        return [(name, bool(paused), int(limit)) for name, paused, limit in
+                await self._fetchall("SELECT name, paused, max_running FROM queues ORDER BY name")]
 
     async def runnable_counts(self, queues: Sequence[str] | None) -> tuple[int, int]:
         """rows.runnable_counts: what a --drain worker serving `queues` could still run."""

@@ -102,6 +102,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN after_ids TEXT;  -- JSON array of job ids
     -- list/wait/purge --batch; seq is the rowid, so a batch's entries sit in enqueue order
     CREATE INDEX jobs_batch ON jobs (batch);
+    -- the dashboard's job list by queue, newest first (the same rowid trick): written by an
+    -- insert only, never by a claim or a finish (the queue of a job does not change)
+    CREATE INDEX jobs_queue ON jobs (queue);
     -- purge and retention: the oldest finished jobs first, never a scan of the live ones
     CREATE INDEX jobs_finished ON jobs (state, updated_at) WHERE state IN ('completed', 'dead');
 

@@ -119,6 +119,16 @@ async def test_list_queues_shows_jobs_and_settings(store):
     assert queues["empty"].paused and sum(queues["empty"].counts.values()) == 0
 
 
+async def test_queue_settings_read_only_the_queues_with_settings(store):
+    await store.insert_jobs([job("x", queue="plain")], now=NOW)
+    assert await store.queue_settings() == []
+    await store.set_queues(["b", "a"], paused=True)
+    await store.set_queues(["b"], limit=2)
+    assert await store.queue_settings() == [("a", True, 0), ("b", True, 2)]
+    await store.set_queues(["a"], paused=False)
+    assert (await store.queue_settings())[0] == ("a", False, 0)
+
+
 async def test_runnable_counts_leave_out_paused_and_unserved_queues(store):
     await store.insert_jobs([job("a1", queue="a"), job("b1", queue="b"), job("p1", queue="p")],
                             now=NOW)

@@ -95,3 +95,31 @@ async def test_activity_counts_attempts_in_their_minute(store):
 async def test_activity_counts_a_dead_attempt_as_failed(store):
     await make_dead(store, "d")
     assert sum(m.failed for m in await store.activity(now=NOW + 100)) == 1
+
+
+async def test_pages_filter_by_queue_and_batch(store):
+    await store.insert_jobs([job(f"j{i}", queue="mail" if i % 2 else "default",
+                                 batch="b1" if i < 4 else "b2") for i in range(8)], now=NOW)
+    mail, page = await page_ids(store, queue="mail", limit=2)
+    assert mail == ["j7", "j5"] and page.newer is None
+    older, page2 = await page_ids(store, queue="mail", limit=2, before=page.older)
+    assert older == ["j3", "j1"] and page2.older is None
+    assert (await page_ids(store, queue="mail", limit=2, after=page2.newer))[0] == mail
+    assert (await page_ids(store, batch="b1"))[0] == ["j3", "j2", "j1", "j0"]
+    assert (await page_ids(store, queue="nope"))[0] == []
+    assert (await page_ids(store, batch="nope"))[0] == []
+
+
+async def test_pages_combine_queue_batch_state_and_text(store):
+    await store.insert_jobs([job(f"j{i}", "echo hit" if i % 3 == 0 else "true",
+                                 queue="mail" if i % 2 else "default",
+                                 batch="b1" if i < 6 else "b2") for i in range(12)], now=NOW)
+    await claim(store, 1)  # j0, the oldest due job
+    assert (await page_ids(store, queue="mail", batch="b1"))[0] == ["j5", "j3", "j1"]
+    assert (await page_ids(store, queue="default", state=JobState.PROCESSING))[0] == ["j0"]
+    assert (await page_ids(store, queue="mail", text="hit"))[0] == ["j9", "j3"]
+    both, page = await page_ids(store, batch="b2", state=JobState.PENDING, limit=2)
+    assert both == ["j11", "j10"] and page.newer is None  # combined: a window, older only
+    rest, end = await page_ids(store, batch="b2", state=JobState.PENDING, limit=4,
+                               before=page.older)
+    assert rest == ["j9", "j8", "j7", "j6"] and end.older is None

@@ -3,7 +3,14 @@
 from types import SimpleNamespace
 
 from queuectl.jobs import JobState
-from queuectl.store.paging import SEQ, PageQuery, like_pattern, minute_buckets, search_page
+from queuectl.store.paging import (
+    SEQ,
+    Filters,
+    PageQuery,
+    like_pattern,
+    minute_buckets,
+    search_page,
+)
 
 
 def row(seq):
@@ -61,11 +68,26 @@ def test_like_patterns_keep_wildcards_literal():
 
 def test_page_sql_for_both_placeholder_styles():
     sql, args = PageQuery("id", mark=lambda n: f"${n}", like="ILIKE").build(
-        newer=False, cursor=10, size=5, state=JobState.DEAD, text="x", floor=2)
+        newer=False, cursor=10, size=5, filters=Filters(JobState.DEAD, text="x"), floor=2)
     assert sql == ("SELECT id, seq FROM jobs WHERE seq < $1 AND seq >= $2 AND state = $3 AND "
                    "(id ILIKE $4 ESCAPE '\\' OR command ILIKE $4 ESCAPE '\\') "
                    "ORDER BY seq DESC LIMIT $5")
     assert args == [10, 2, "dead", "%x%", 5]
+
+
+def test_page_sql_with_queue_and_batch():
+    sql, args = PageQuery("id", mark=lambda n: f"?{n}", like="LIKE").build(
+        newer=True, cursor=7, size=3, filters=Filters(queue="mail", batch="b1"))
+    assert sql == ("SELECT id, seq FROM jobs WHERE seq > ?1 AND queue = ?2 AND batch = ?3 "
+                   "ORDER BY seq LIMIT ?4")
+    assert args == [7, "mail", "b1", 3]
+
+
+def test_one_exact_filter_pages_by_index_and_a_combination_by_window():
+    assert not Filters().windowed() and not Filters(queue="q").windowed()
+    assert not Filters(JobState.DEAD).windowed() and not Filters(batch="b").windowed()
+    assert Filters(JobState.DEAD, queue="q").windowed() and Filters(text="x").windowed()
+    assert Filters(queue="q", batch="b").windowed()
 
 
 def test_minute_buckets_fill_the_gaps_oldest_first():
