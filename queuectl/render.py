@@ -3,7 +3,7 @@ the dashboard's API (below cli/, so web/ never imports the CLI)."""
 
 from typing import Any
 
-from .jobs import Attempt, Job, Metrics, QueueInfo, WorkerInfo
+from .jobs import Attempt, Job, Metrics, QueueInfo, Schedule, WorkerInfo
 from .timeutil import format_ms
 
 
@@ -78,3 +78,13 @@ def metrics_dict(metrics: Metrics) -> dict[str, Any]:
         "mean_duration": metrics.mean_duration,
         "p95_duration": metrics.p95_duration,
     }
+
+
+def schedule_dict(schedule: Schedule) -> dict[str, Any]:
+    """`schedule list --json` (and the dashboard's /api/schedules)."""
+    job = schedule.job
+    return {"name": schedule.name, "cron": schedule.cron, "zone": schedule.zone,
+            "next_run": format_ms(schedule.next_run), "last_run": format_ms(schedule.last_run),
+            "job": {"command": job.command, "max_retries": job.max_retries,
+                    "priority": job.priority, "timeout": job.timeout, "queue": job.queue,
+                    "cwd": job.cwd, "env": dict(job.env or {}), "unique_key": job.unique_key}}

@@ -4,18 +4,13 @@ import sys
 
 import typer
 
+from ..core import actions
 from ..errors import UsageError
 from ..render import queue_dict
 from .context import reading_store, with_store
 from .output import print_json, print_table
 
 app = typer.Typer(no_args_is_help=True)
-
-
-def _names(names: list[str]) -> list[str]:
-    from ..spec import queue_names
-
-    return list(dict.fromkeys(n for name in names for n in queue_names(name, "NAME")))
 
 
 @app.command("list")
@@ -38,16 +33,16 @@ def list_queues(ctx: typer.Context,
 @app.command()
 def pause(ctx: typer.Context, names: list[str] = typer.Argument(..., metavar="NAME...")) -> None:
     """Claim nothing more from these queues on any worker; running jobs finish."""
-    chosen = _names(names)
-    with_store(ctx, lambda store: store.set_queues(chosen, paused=True))
+    chosen = actions.queue_names(names)  # a bad name fails before the store is opened
+    with_store(ctx, lambda store: actions.pause_queues(store, chosen, paused=True))
     sys.stdout.write("".join(f"paused {name}\n" for name in chosen))
 
 
 @app.command()
 def resume(ctx: typer.Context, names: list[str] = typer.Argument(..., metavar="NAME...")) -> None:
     """Claim from these queues again."""
-    chosen = _names(names)
-    with_store(ctx, lambda store: store.set_queues(chosen, paused=False))
+    chosen = actions.queue_names(names)  # a bad name fails before the store is opened
+    with_store(ctx, lambda store: actions.pause_queues(store, chosen, paused=False))
     sys.stdout.write("".join(f"resumed {name}\n" for name in chosen))
 
 
@@ -60,7 +55,7 @@ def set_queue(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"
                                         help="At most N jobs of the queue running at once "
                                              "across all workers (0 = no limit).")) -> None:
     """Change a queue's settings (the queue need not exist yet)."""
-    (chosen,) = _names([name])
+    (chosen,) = actions.queue_names([name])
     value = _limit(limit)
     with_store(ctx, lambda store: store.set_queues([chosen], limit=value))
     sys.stdout.write(f"{chosen}: limit {value or 'none'}\n")

@@ -6,6 +6,7 @@ from typing import Any
 import typer
 
 from ..errors import UsageError
+from ..render import schedule_dict
 from .context import reading_store, with_store
 from .flags import option
 from .output import print_json, print_table
@@ -97,14 +98,3 @@ def remove(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME")) 
     """Remove a schedule (jobs it already enqueued stay)."""
     with_store(ctx, lambda store: store.remove_schedule(name))
     sys.stdout.write(f"removed schedule {name}\n")
-
-
-def schedule_dict(schedule) -> dict[str, Any]:
-    from ..timeutil import format_ms
-
-    job = schedule.job
-    return {"name": schedule.name, "cron": schedule.cron, "zone": schedule.zone,
-            "next_run": format_ms(schedule.next_run), "last_run": format_ms(schedule.last_run),
-            "job": {"command": job.command, "max_retries": job.max_retries,
-                    "priority": job.priority, "timeout": job.timeout, "queue": job.queue,
-                    "cwd": job.cwd, "env": dict(job.env or {}), "unique_key": job.unique_key}}

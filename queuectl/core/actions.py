@@ -31,3 +31,19 @@ async def stop_workers(store: Any, timeout: float) -> tuple[list, set[str]]:
         await asyncio.sleep(0.1)
         left &= {w.id for w in await live_workers(store, settings, now_ms())}
     return live, left
+
+
+def queue_names(names: Sequence[str]) -> list[str]:
+    """NAME arguments of `queue pause/resume/set` (or a dashboard URL's), each once, in order;
+    a bad name is a UsageError (exit 2, HTTP 400)."""
+    from ..spec import queue_names as checked
+
+    return list(dict.fromkeys(n for name in names for n in checked(name, "NAME")))
+
+
+async def pause_queues(store: Any, names: Sequence[str], *, paused: bool) -> list[str]:
+    """`queue pause` / `queue resume`: an unknown queue is created with the setting (a queue
+    can be paused before its first job); running jobs finish either way."""
+    chosen = queue_names(names)
+    await store.set_queues(chosen, paused=paused)
+    return chosen
