@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from ..core import actions
 from ..core.reading import job_document, live_workers, load_settings, status_document
-from ..render import job_dict, worker_dict
+from ..render import job_dict, queue_dict, schedule_dict, worker_dict
 from ..timeutil import now_ms
 from . import events, metrics, views
 
@@ -67,6 +67,34 @@ async def retry_all(request: Request) -> Response:
     return JSONResponse({"retried": await actions.retry_dead(store_of(request), None)})
 
 
+async def queues(request: Request) -> Response:
+    """`queue list --json`: the settings as of now, the counts as last counted (queues.py)."""
+    found = await request.app.state.queue_counts.queues(store_of(request))
+    return JSONResponse([queue_dict(q) for q in found])
+
+
+async def pause(request: Request) -> Response:
+    """`queue pause NAME`: a bad name is 400; an unknown queue is created paused, as the CLI
+    does (a queue can be paused before its first job)."""
+    return await _set_paused(request, paused=True)
+
+
+async def resume(request: Request) -> Response:
+    """`queue resume NAME`."""
+    return await _set_paused(request, paused=False)
+
+
+async def _set_paused(request: Request, *, paused: bool) -> Response:
+    (name,) = await actions.pause_queues(store_of(request), [request.path_params["name"]],
+                                         paused=paused)
+    return JSONResponse({"name": name, "paused": paused})
+
+
+async def schedules(request: Request) -> Response:
+    """`schedule list --json`."""
+    return JSONResponse([schedule_dict(s) for s in await store_of(request).list_schedules()])
+
+
 async def event_stream(request: Request) -> Response:
     return StreamingResponse(events.status_events(request.app.state.feed),
                              media_type="text/event-stream",
@@ -87,6 +115,10 @@ ROUTES = [
     Route("/api/jobs/{id:path}", job),
     Route("/api/workers", workers),
     Route("/api/dlq/retry", retry_all, methods=["POST"]),
+    Route("/api/queues", queues),
+    Route("/api/queues/{name}/pause", pause, methods=["POST"]),
+    Route("/api/queues/{name}/resume", resume, methods=["POST"]),
+    Route("/api/schedules", schedules),
     Route("/api/events", event_stream),
     Route("/metrics", prometheus),
 ]

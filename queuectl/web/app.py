@@ -23,7 +23,7 @@ from ..errors import (
 from . import api, pages
 from .events import StatusFeed
 from .security import Guard
-from .views import QueueCounts
+from .queues import QueueCounts
 
 STATIC = Path(__file__).with_name("static")
 STATUS_OF = [  # most specific first
@@ -46,6 +46,7 @@ def create_app(*, db: str, token: str | None, store: Any = None) -> Starlette:
         try:
             yield
         finally:
+            await app.state.queue_counts.close()
             if store is None:
                 await opened.close()
 

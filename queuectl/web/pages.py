@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 from ..core.reading import job_document, live_workers, load_settings
 from ..errors import JobNotFoundError
 from ..jobs import STATES, JobState
+from ..render import schedule_dict
 from ..store.paging import SEARCH_WINDOW
 from ..timeutil import format_ms, now_ms, parse_iso
 from . import views
@@ -86,8 +87,9 @@ async def overview_live(request: Request) -> Response:
 async def jobs(request: Request) -> Response:
     listing = views.parse_listing(request.query_params)
     page = await listing.page(request.app.state.store)
+    names = await request.app.state.queue_counts.names(request.app.state.store)
     return render(request, "jobs.html", page="jobs", listing=listing, jobs=page.jobs,
-                  job_page=page, path="/jobs", window=SEARCH_WINDOW)
+                  job_page=page, path="/jobs", window=SEARCH_WINDOW, queue_names=names)
 
 
 async def dlq(request: Request) -> Response:
@@ -115,6 +117,20 @@ async def job(request: Request) -> Response:
                   stderr=output and output.stderr.decode(errors="replace"))
 
 
+async def queues(request: Request) -> Response:
+    counts = request.app.state.queue_counts
+    found = await counts.queues(request.app.state.store)
+    return render(request, "queues.html", page="queues", queues=found,
+                  counted_s=round(counts.age()))
+
+
+async def schedules(request: Request) -> Response:
+    found = await request.app.state.store.list_schedules()
+    return render(request, "schedules.html", page="schedules",
+                  schedules=[schedule_dict(s) | {"next_ms": s.next_run, "last_ms": s.last_run}
+                             for s in found])
+
+
 async def workers(request: Request) -> Response:
     store = request.app.state.store
     live = await live_workers(store, await load_settings(store), now_ms())
@@ -128,4 +144,6 @@ ROUTES = [
     Route("/jobs/{id:path}", job),
     Route("/dlq", dlq),
     Route("/workers", workers),
+    Route("/queues", queues),
+    Route("/schedules", schedules),
 ]

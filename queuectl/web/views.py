@@ -1,18 +1,19 @@
 """What the pages and the API show, read through store verbs and core/ (no HTTP here)."""
 
-import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ..core.reading import live_workers, load_settings, status_document
 from ..errors import UsageError
 from ..jobs import STATES, JobPage, JobState
+from ..store.paging import Filters
 from . import chart, metrics
+from .queues import QueueCounts
 
 PAGE_SIZE = 50
 MAX_PAGE = 1000
 RUNNING_SHOWN = 200  # running jobs are bounded by the live slots; this only caps the page
-LISTING_PARAMS = frozenset({"state", "q", "limit", "before", "after"})
+LISTING_PARAMS = frozenset({"state", "queue", "batch", "q", "limit", "before", "after"})
 
 
 class Listing(NamedTuple):
@@ -23,16 +24,29 @@ class Listing(NamedTuple):
     limit: int = PAGE_SIZE
     before: int | None = None
     after: int | None = None
+    queue: str | None = None
+    batch: str | None = None
 
     async def page(self, store: Any) -> JobPage:
-        return await store.page_jobs(state=self.state, text=self.text, before=self.before,
-                                     after=self.after, limit=self.limit)
+        return await store.page_jobs(state=self.state, text=self.text, queue=self.queue,
+                                     batch=self.batch, before=self.before, after=self.after,
+                                     limit=self.limit)
+
+    @property
+    def filtered(self) -> bool:
+        return any(v is not None for v in (self.state, self.text, self.queue, self.batch))
+
+    @property
+    def windowed(self) -> bool:
+        """Paged one search window at a time, older only (a text, or two exact filters)."""
+        return Filters(self.state, self.queue, self.batch, self.text).windowed()
 
     def query(self, **cursor: int) -> str:
         """The query string of this listing at another cursor."""
         import urllib.parse
 
-        pairs = {"state": self.state and self.state.value, "q": self.text,
+        pairs = {"state": self.state and self.state.value, "queue": self.queue,
+                 "batch": self.batch, "q": self.text,
                  "limit": self.limit if self.limit != PAGE_SIZE else None} | cursor
         return urllib.parse.urlencode({k: v for k, v in pairs.items() if v is not None})
 
@@ -49,7 +63,8 @@ def parse_listing(params: Mapping[str, str], *, known: frozenset[str] = LISTING_
     before = _int_param(params, "before", None, 0, 2**63 - 1)
     after = _int_param(params, "after", None, 0, 2**63 - 1)
     text = (params.get("q") or "").strip() or None
-    return Listing(state and JobState(state), text, limit, before, after)
+    queue, batch = (params.get(k, "").strip() or None for k in ("queue", "batch"))
+    return Listing(state and JobState(state), text, limit, before, after, queue, batch)
 
 
 def _int_param(params: Mapping[str, str], name: str, default: int | None, low: int,
@@ -80,33 +95,13 @@ async def overview(store: Any, *, now: int) -> dict[str, Any]:
     return {"status": status, "chart": chart.build(minutes), "running": len(running)}
 
 
-class QueueCounts:
-    """Jobs per queue and state for /metrics, from the store's `list_queues` (the queues
-    feature, CLI.md Part 2) once the store has it; none before, rather than a made-up split.
-    Counting per queue is a GROUP BY over every job, so a scrape reads it at most every TTL_S."""
-
-    TTL_S = 30.0
-
-    def __init__(self) -> None:
-        self._read_at = -self.TTL_S
-        self._value: dict[str, Mapping[str, int]] = {}
-
-    async def get(self, store: Any) -> dict[str, Mapping[str, int]]:
-        list_queues = getattr(store, "list_queues", None)
-        if list_queues is None:
-            return {}
-        if time.monotonic() - self._read_at >= self.TTL_S:
-            self._value = {q.name: q.counts for q in await list_queues()}
-            self._read_at = time.monotonic()
-        return self._value
-
-
 async def metrics_text(store: Any, queues: QueueCounts, *, now: int) -> str:
     """/metrics: O(1) counts, the workers table, index-only reads of the last hour, and the
-    per-queue counts at most every QueueCounts.TTL_S."""
+    per-queue counts as last counted in the background (web/queues.py)."""
     counts = await store.count_by_state()
     workers = await live_workers(store, await load_settings(store), now)
     summary = await store.metrics(now=now)
     minutes = await store.activity(now=now)
-    return metrics.render(counts=counts, queues=await queues.get(store), workers=workers,
+    per_queue = {q.name: q.counts for q in await queues.queues(store)}
+    return metrics.render(counts=counts, queues=per_queue, workers=workers,
                           p95=summary.p95_duration, minutes=minutes)

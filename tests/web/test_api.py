@@ -54,7 +54,7 @@ def test_bad_listing_parameters_are_400(client):
     http = client()
     for query, fragment in [("state=bogus", "unknown state 'bogus'"), ("limit=0", "limit"),
                             ("limit=abc", "limit"), ("before=-1", "before"),
-                            ("queue=q", "unknown query parameter 'queue'")]:
+                            ("sort=id", "unknown query parameter 'sort'")]:
         response = http.get(f"/api/jobs?{query}")
         assert response.status_code == 400, query
         assert fragment in response.json()["error"]

@@ -5,9 +5,10 @@ as text; no route can create a job."""
 import pytest
 
 TOKEN = "s3cret-token-for-tests"
-EVERY_GET = ["/", "/jobs", "/dlq", "/workers", "/jobs/ok", "/live/overview", "/api/status",
-             "/api/jobs", "/api/jobs/ok", "/api/jobs/ok/logs", "/api/workers", "/api/events",
-             "/metrics", "/static/app.css"]
+EVERY_GET = ["/", "/jobs", "/dlq", "/workers", "/queues", "/schedules", "/jobs/ok",
+             "/live/overview", "/api/status", "/api/jobs", "/api/jobs/ok", "/api/jobs/ok/logs",
+             "/api/workers", "/api/queues", "/api/schedules", "/api/events", "/metrics",
+             "/static/app.css"]
 
 
 @pytest.fixture
@@ -42,7 +43,9 @@ def test_posts_without_the_token_are_401_and_change_nothing(seed, client):
     http = client(token=TOKEN)
     assert http.post("/api/jobs/bad/retry").status_code == 401
     assert http.post("/api/dlq/retry").status_code == 401
+    assert http.post("/api/queues/default/pause").status_code == 401
     assert seed.state_of("bad") == "dead"
+    assert seed.run(lambda store: store.queue_settings()) == []
 
 
 def test_the_token_in_the_url_sets_a_strict_cookie_and_leaves_the_url(seed, client):
@@ -72,7 +75,9 @@ def test_actions_refuse_a_foreign_origin(seed, client):
         response = http.post("/api/jobs/bad/retry", headers=headers)
         assert response.status_code == 403, headers
         assert http.post("/api/dlq/retry", headers=headers).status_code == 403
+        assert http.post("/api/queues/default/pause", headers=headers).status_code == 403
     assert seed.state_of("bad") == "dead"
+    assert seed.run(lambda store: store.queue_settings()) == []
     same = http.post("/api/jobs/bad/retry", headers={"origin": "http://127.0.0.1:8765",
                                                      "sec-fetch-site": "same-origin"})
     assert same.status_code == 200 and seed.state_of("bad") == "pending"
@@ -84,7 +89,10 @@ def test_actions_are_post_only(seed, client):
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         assert http.request(method, "/api/jobs/bad/retry").status_code in (404, 405), method
         assert http.request(method, "/api/dlq/retry").status_code == 405, method
+        for verb in ("pause", "resume"):
+            assert http.request(method, f"/api/queues/default/{verb}").status_code == 405
     assert seed.state_of("bad") == "dead"
+    assert seed.run(lambda store: store.queue_settings()) == []
 
 
 def test_no_route_creates_a_job(seed, client):
@@ -94,7 +102,7 @@ def test_no_route_creates_a_job(seed, client):
     document = {"id": "new", "command": "touch /tmp/pwned"}
     paths = {getattr(r, "path", "/") for r in app.routes} | {"/api/jobs", "/api/enqueue", "/jobs"}
     for path in sorted(paths):
-        concrete = path.replace("{id:path}", "ok")
+        concrete = path.replace("{id:path}", "ok").replace("{name}", "default")
         for method in ("POST", "PUT", "PATCH"):
             http.request(method, concrete, json=document)
             http.request(method, concrete, data={"command": "touch /tmp/pwned"})
