@@ -133,13 +133,16 @@ def test_every_page_fits_the_screen(seed, dashboard, page_at, db, shots, width, 
              "python3 -c 'print(1)' && " + "x" * 300, run_at=now_ms() + 3_600_000)
     for name in ("resize-images", "sync-mirror"):
         seed.add(name, "sleep 30", priority=20)  # the worker below shows them running
+    seed.add("mail-1", "send", queue="outgoing-mail-with-a-long-name")
+    seed.run(lambda store: store.set_queues(["outgoing-mail-with-a-long-name"], paused=True))
     worker = subprocess.Popen([QUEUECTL, "--db", db, "worker", "start", "--concurrency", "2"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         server = dashboard()
         scheme = "light" if width > 600 else "dark"
         page = page_at(width, height, scheme)
-        for path in ["/", "/jobs", "/dlq", "/workers", "/jobs/ok", "/jobs/nope"]:
+        for path in ["/", "/jobs", "/dlq", "/workers", "/queues", "/schedules", "/jobs/ok",
+                     "/jobs/nope"]:
             page.goto(server.url + path)
             sizes = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert sizes[0] <= sizes[1], f"{path} scrolls sideways at {width}x{height}: {sizes}"
