@@ -6,7 +6,11 @@ stores interleaved). A row's figure is its slowest URL; `detail` has every URL's
     (older and newer, filtered and not), HTML;
   - P11-overview: the overview page (counts, live workers, chart of the last hour, metrics);
   - P11-metrics: GET /metrics (what Prometheus scrapes every few seconds);
-  - P11-search: a text filter that matches nothing (the worst case: every row is looked at).
+  - P11-search: a text filter that matches nothing (the worst case: every row is looked at);
+  - P11-queues: the job list by queue and by batch, a queue with a state (a combined filter:
+    one search window), the Queues page and GET /api/queues (the counts per queue come from
+    the last background count, queuectl/web/queues.py; the first request waits for it and is
+    the warm-up). The store's jobs are spread over 10 queues.
 """
 
 from __future__ import annotations
@@ -28,11 +32,15 @@ URLS = {
     "P11-overview": ["/", "/live/overview"],
     "P11-metrics": ["/metrics"],
     "P11-search": ["/jobs?q=no-such-text"],
+    "P11-queues": ["/jobs?queue=q3", "/jobs?queue=q3&before={mid}", "/api/jobs?batch=none",
+                   "/jobs?queue=q3&state=pending", "/queues", "/api/queues"],
 }
-GOALS_MS = {"P11-pages": 200, "P11-overview": 200, "P11-metrics": 100, "P11-search": 200}
+GOALS_MS = {"P11-pages": 200, "P11-overview": 200, "P11-metrics": 100, "P11-search": 200,
+            "P11-queues": 200}
 WHAT = {"P11-pages": "a page of the job list (first, filtered, deep by cursor)",
         "P11-overview": "the overview page", "P11-metrics": "GET /metrics",
-        "P11-search": "a text filter matching nothing (every row looked at)"}
+        "P11-search": "a text filter matching nothing (every row looked at)",
+        "P11-queues": "a job list by queue or batch, the Queues page"}
 
 
 @contextlib.contextmanager
@@ -75,7 +83,7 @@ def _build(total: int, tmp: Path) -> Path:
     db = tmp / "q.db"
     pending = max(5_000, total // 10)
     t0 = time.perf_counter()
-    prefill(db, pending, completed=total - pending)
+    prefill(db, pending, completed=total - pending, queues=10)
     say(f"P11: store of {total:,} jobs prefilled in {time.perf_counter() - t0:.1f}s")
     return db
 
