@@ -22,8 +22,8 @@ from ..errors import (
 )
 from . import api, pages
 from .events import StatusFeed
-from .security import Guard
 from .queues import QueueCounts
+from .security import Guard
 
 STATIC = Path(__file__).with_name("static")
 STATUS_OF = [  # most specific first
