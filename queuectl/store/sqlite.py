@@ -26,7 +26,6 @@ from ..jobs import (
     JobState,
     NewJob,
     OutputWrite,
-    QueueInfo,
     Schedule,
     WorkerInfo,
 )
@@ -36,7 +35,7 @@ from . import sqlite_schedules as schedules
 from . import sqlite_steer as steer
 from .base import Rescued
 from .rows import claim_order, inserted_jobs
-from .sqlite_reads import SqliteReads, SqliteSnapshot, run_without_loop
+from .sqlite_reads import SqliteStoreReads
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
 from .sqlite_sql import (
     WORKER_COLUMNS,
@@ -91,7 +90,7 @@ WHERE {ORPHANED}
 """
 
 
-class SqliteStore(SqliteReads):
+class SqliteStore(SqliteStoreReads):
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path
         self.url = f"sqlite://{path}"
@@ -248,20 +247,6 @@ class SqliteStore(SqliteReads):
         return retried
 
     # -- queues -------------------------------------------------------------------------
-
-    async def list_queues(self) -> list[QueueInfo]:
-        """SqliteReads.list_queues on a connection of its own, in a thread: counting every job
-        takes seconds at 10^6 and must not hold up this store's one connection (the dashboard
-        serves every page and event through it)."""
-        def count() -> list[QueueInfo]:
-            snapshot = SqliteSnapshot(self.path)
-            try:
-                return run_without_loop(snapshot.list_queues())
-            finally:
-                run_without_loop(snapshot.close())
-
-        with self._errors():
-            return await asyncio.to_thread(count)
 
     async def set_queues(self, names: Sequence[str], *, paused: bool | None = None,
                          limit: int | None = None) -> None:
