@@ -133,6 +133,13 @@ NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 MAX_QUEUE_LENGTH, MAX_BATCH_LENGTH, MAX_UNIQUE_KEY_LENGTH = 64, 128, 256
 
 
+def check_name_flag(flag: str, value: str | None, longest: int) -> None:
+    """A --queue / --batch filter as `cancel` and the TUI's filters take it (exit 2)."""
+    if value is not None and not (0 < len(value) <= longest and NAME_CHARS.issuperset(value)):
+        raise UsageError(f"{flag} must be 1 to {longest} of the characters A-Z a-z 0-9 _ . : -, "
+                         f"got {value!r}")
+
+
 def _name(fields: dict[str, Any], key: str, longest: int) -> str:
     name = _string(fields, key)
     if not 0 < len(name) <= longest or not NAME_CHARS.issuperset(name):

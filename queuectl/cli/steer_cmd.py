@@ -10,8 +10,6 @@ from .context import options, run_with_store, with_store
 from .flags import QUIET, typer_option
 from .output import job_dict, print_json
 
-WAIT_POLL_S = 0.1
-
 
 def register(app: typer.Typer) -> None:
     app.command("cancel")(cancel)
@@ -32,8 +30,11 @@ def cancel(
     """Stop jobs: waiting ones go to the DLQ at once, running ones are killed by their worker."""
     if sum((bool(ids), batch is not None, queue is not None)) != 1:
         raise UsageError("give job ids, --batch or --queue (exactly one)")
-    _check_name("--batch", batch, 128)
-    _check_name("--queue", queue, 64)
+    from ..core.actions import cancel_and_wait
+    from ..spec import MAX_BATCH_LENGTH, MAX_QUEUE_LENGTH, check_name_flag
+
+    check_name_flag("--batch", batch, MAX_BATCH_LENGTH)
+    check_name_flag("--queue", queue, MAX_QUEUE_LENGTH)
     jobs = with_store(ctx, lambda store: cancel_and_wait(
         store, ids=list(ids) if ids else None, batch=batch, queue=queue, wait=wait))
     if not jobs:
@@ -46,29 +47,6 @@ def cancel(
         print_json([job_dict(job) for job in jobs])
     elif not quiet:
         sys.stdout.write("".join(f"{job.id}\n" for job in jobs))
-
-
-def _check_name(flag: str, value: str | None, longest: int) -> None:
-    from ..spec import NAME_CHARS
-
-    if value is not None and not (0 < len(value) <= longest and NAME_CHARS.issuperset(value)):
-        raise UsageError(f"{flag} must be 1 to {longest} of the characters A-Z a-z 0-9 _ . : -, "
-                         f"got {value!r}")
-
-
-async def cancel_and_wait(store, *, ids, batch, queue, wait: bool) -> list:
-    """The cancelled jobs; with `wait`, as they are once none is still running (a job that
-    won the race ends completed: the caller says so)."""
-    import asyncio
-
-    from ..timeutil import now_ms
-
-    jobs = await store.cancel_jobs(ids=ids, batch=batch, queue=queue, now=now_ms())
-    while wait and any(job.state == "processing" for job in jobs):
-        await asyncio.sleep(WAIT_POLL_S)
-        jobs = [await store.get_job(job.id) if job.state == "processing" else job
-                for job in jobs]
-    return jobs
 
 
 def follow_logs(ctx: typer.Context, job_id: str) -> None:

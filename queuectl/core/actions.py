@@ -1,7 +1,9 @@
-"""The writes a user can ask for, shared by the CLI and the dashboard's POST routes."""
+"""The writes a user can ask for, shared by the CLI, the dashboard's POST routes and the TUI."""
 
 from collections.abc import Sequence
 from typing import Any
+
+CANCEL_WAIT_POLL_S = 0.1
 
 
 async def retry_dead(store: Any, ids: Sequence[str] | None) -> list[str]:
@@ -47,3 +49,19 @@ async def pause_queues(store: Any, names: Sequence[str], *, paused: bool) -> lis
     chosen = queue_names(names)
     await store.set_queues(chosen, paused=paused)
     return chosen
+
+
+async def cancel_and_wait(store: Any, *, ids: Sequence[str] | None, batch: str | None,
+                          queue: str | None, wait: bool) -> list:
+    """`cancel`: the cancelled jobs; with `wait`, as they are once none is still running (a
+    job that won the race ends completed: the caller says so)."""
+    import asyncio
+
+    from ..timeutil import now_ms
+
+    jobs = await store.cancel_jobs(ids=ids, batch=batch, queue=queue, now=now_ms())
+    while wait and any(job.state == "processing" for job in jobs):
+        await asyncio.sleep(CANCEL_WAIT_POLL_S)
+        jobs = [await store.get_job(job.id) if job.state == "processing" else job
+                for job in jobs]
+    return jobs

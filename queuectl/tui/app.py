@@ -6,6 +6,7 @@ tick reads what is O(1) (count_by_state, the worker rows) once a second; the vis
 re-read every other tick, one page at a time. Actions run as Textual workers.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import App
@@ -230,5 +231,36 @@ class QueueApp(App):
         await self.store.set_config(name, text)
         return f"{name}={text}"
 
+    def confirm_cancel(self, job_id: str, say: Callable[[str, bool], None] | None = None) -> None:
+        """`cancel ID` after a yes; `say(text, error)` shows the outcome (default: the message
+        line), in the CLI's words: the errors it exits 1 with."""
+        tell = say or (lambda text, error: self.say(text, error=error))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._cancel(job_id, tell), group="action")
+
+        self.push_screen(Confirm(f"Cancel job {job_id}? (a running job is killed by its "
+                                 "worker)"), answered)
+
+    async def _cancel(self, job_id: str, say: Callable[[str, bool], None]) -> None:
+        from ..core.actions import cancel_and_wait
+
+        try:
+            (job,) = await cancel_and_wait(self.store, ids=[job_id], batch=None, queue=None,
+                                           wait=False)
+        except QueuectlError as exc:
+            say(str(exc), True)
+            return
+        say(cancelled_text(job), False)
+        await self._reload_active()
+
     def show_job(self, job_id: str) -> None:
         self.push_screen(JobScreen(self.store, job_id))
+
+
+def cancelled_text(job: Any) -> str:
+    """What a cancel did: a waiting job is dead at once, a running one is its worker's to kill."""
+    if job.state == "processing":
+        return f"cancelling {job.id}: its worker is killing the running attempt"
+    return f"cancelled {job.id} (now dead)"

@@ -95,7 +95,7 @@ class JobScreen(ModalScreen[None]):
     """One job: its fields, attempt history and the latest attempt's output, re-read when
     the job changes. Following output as it is written comes with `logs --follow`."""
 
-    BINDINGS = [Binding("escape,q", "close", "Close")]
+    BINDINGS = [Binding("escape,q", "close", "Close"), Binding("c", "cancel_job", "Cancel job")]
 
     def __init__(self, store: Any, job_id: str) -> None:
         super().__init__()
@@ -108,7 +108,8 @@ class JobScreen(ModalScreen[None]):
             yield DataTable(id="history", cursor_type="none")
             with VerticalScroll(id="output-box"):
                 yield Static("", id="output", markup=False)
-            yield Label("Esc / q: close", classes="hint")
+            yield Static("", id="job-message")
+            yield Label("Esc / q: close   c: cancel the job", classes="hint")
 
     async def on_mount(self) -> None:
         add_columns(self.query_one("#history", DataTable), (
@@ -151,6 +152,17 @@ class JobScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_cancel_job(self) -> None:
+        self.app.confirm_cancel(self.job_id, self.say)
+
+    def say(self, text: str, error: bool) -> None:
+        if self.is_attached:
+            message = self.query_one("#job-message", Static)
+            message.update(f"error: {text}" if error else text)
+            message.set_class(error, "error")
+            self._version = None  # repaint the job's new state now
+            self.call_later(self.reload)
 
 
 def describe(job) -> Any:

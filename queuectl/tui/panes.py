@@ -92,8 +92,9 @@ class JobsPane(LivePane):
 
     BINDINGS = [
         Binding("s", "next_state", "State"),
-        Binding("n", "older", "Older"),
-        Binding("p", "newer", "Newer"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("n", "older", "Older", show=False),  # in the title when there is a page
+        Binding("p", "newer", "Newer", show=False),
     ]
     FILTERS: tuple[str | None, ...] = (None, *STATES)
     COLUMNS = (("ID", 22), ("STATE", 10), ("TRY", 3), ("PRI", 3), ("UPDATED", 14),
@@ -150,6 +151,13 @@ class JobsPane(LivePane):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.show_job(event.row_key.value)
+
+    def action_cancel(self) -> None:
+        job_id = selected_key(self.table)
+        if job_id is None:
+            self.app.say("no job to cancel", error=True)
+        else:
+            self.app.confirm_cancel(job_id)
 
 
 class DlqPane(JobsPane, inherit_bindings=False):  # JobsPane's `s` would leave the DLQ

@@ -212,3 +212,52 @@ async def test_a_store_error_is_a_message_line_and_the_app_goes_on(store, ui, mo
         await pilot.press("1")
         await pilot.app.tick()
         assert ["total", "0"] in rows(pilot.app.query_one("#counts", DataTable))
+
+
+async def test_cancel_from_the_jobs_tab_asks_first_and_says_what_the_cli_would(store, ui):
+    await store.insert_jobs([job("done"), job("waiting")], now=NOW)
+    (claimed,) = await claim(store, 1)
+    await store.finish_jobs([finish(claimed, res=result(0))], now=NOW + 100)
+    async with ui() as pilot:
+        await pilot.press("2")
+        await pilot.app.workers.wait_for_complete()
+        table = pilot.app.active_pane().table
+        assert [r[0] for r in rows(table)] == ["waiting", "done"]
+        await pilot.press("c")
+        assert isinstance(pilot.app.screen, Confirm)
+        await pilot.press("n")  # no: nothing changes
+        assert (await store.get_job("waiting")).state == JobState.PENDING
+        await pilot.press("c", "y")
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app) == "cancelled waiting (now dead)"
+        cancelled = await store.get_job("waiting")
+        assert (cancelled.state, cancelled.last_error) == (JobState.DEAD, "cancelled")
+        assert [r[:2] for r in rows(table)][0] == ["waiting", "dead"]
+        await pilot.press("down", "c", "y")  # a finished job: the CLI's exit-1 error
+        await pilot.app.workers.wait_for_complete()
+        assert message(pilot.app).startswith("error: ") and "already completed" in message(
+            pilot.app)
+        assert (await store.get_job("done")).state == JobState.COMPLETED
+
+
+async def test_cancel_a_running_job_from_its_screen(store, ui):
+    await store.insert_jobs([job("running", "sleep 60")], now=NOW)
+    await claim(store, 1)
+    async with ui() as pilot:
+        await pilot.press("2")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert isinstance(screen, JobScreen)
+        await pilot.press("c")
+        assert isinstance(pilot.app.screen, Confirm)
+        await pilot.press("y")
+        await pilot.app.workers.wait_for_complete()
+        assert pilot.app.screen is screen
+        shown = str(screen.query_one("#job-message", Static).render())
+        assert shown == "cancelling running: its worker is killing the running attempt"
+        assert (await store.get_job("running")).state == JobState.PROCESSING  # its worker's
+        await pilot.press("c", "y")  # asked again: the store accepts it again, as the CLI does
+        await pilot.app.workers.wait_for_complete()
+        assert str(screen.query_one("#job-message", Static).render()) == shown
