@@ -5,6 +5,7 @@ A form calls its `submit` with the field texts. A QueuectlError from it (the sam
 message, the CLI would print after `error:`) is shown in the form, which stays open: nothing
 was created, and the user can fix the field. Success closes it with a message for the app."""
 
+import codecs
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -14,8 +15,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from ..errors import QueuectlError
+from ..jobs import JobState
 from .format import dash, seconds, short_time, state_cell
 from .panes import add_columns
+
+FOLLOW_KEPT = 200_000  # characters of a followed output kept on screen: the rest is in `logs`
 
 
 class Field(NamedTuple):
@@ -93,7 +97,8 @@ class Confirm(ModalScreen[bool]):
 
 class JobScreen(ModalScreen[None]):
     """One job: its fields, attempt history and the latest attempt's output, re-read when
-    the job changes. Following output as it is written comes with `logs --follow`."""
+    the job changes. While an attempt runs, its output is followed as its worker writes it
+    (follow.Follower, the reading side of `logs --follow`), on Textual's loop."""
 
     BINDINGS = [Binding("escape,q", "close", "Close"), Binding("c", "cancel_job", "Cancel job")]
 
@@ -101,6 +106,7 @@ class JobScreen(ModalScreen[None]):
         super().__init__()
         self.store, self.job_id = store, job_id
         self._version: tuple | None = None
+        self._followed = 0  # the attempt whose output is shown live (0: none yet)
 
     def compose(self):
         with Vertical(classes="detail"):
@@ -109,7 +115,8 @@ class JobScreen(ModalScreen[None]):
             with VerticalScroll(id="output-box"):
                 yield Static("", id="output", markup=False)
             yield Static("", id="job-message")
-            yield Label("Esc / q: close   c: cancel the job", classes="hint")
+            yield Label("Esc / q: close   c: cancel the job   (a running job's output follows)",
+                        classes="hint")
 
     async def on_mount(self) -> None:
         add_columns(self.query_one("#history", DataTable), (
@@ -119,26 +126,64 @@ class JobScreen(ModalScreen[None]):
 
     async def reload(self) -> None:
         """Read everything first, then paint in one go (nothing to paint once quitting)."""
+        output = None
         try:
             job = await self.store.get_job(self.job_id)
             version = (job.state, job.run_no, job.updated_at)
             if version == self._version:
                 return
             history = await self.store.attempts(self.job_id)
-            output = await self._output(job)
+            if not self._followed:  # a followed attempt keeps what was shown live
+                output = await self._output(job)
         except QueuectlError as exc:
             job, history, output = None, [], f"error: {exc}"
         if not self.app.is_running:
             return
         if job is not None:
             self._version = version
+            self._follow_if_running(job)
         self.query_one("#job-fields", Static).update(describe(job) if job else "")
         table = self.query_one("#history", DataTable)
         table.clear()
         for a in history:
             table.add_row(str(a.n), short_time(a.started_at), dash(a.exit_code),
                           seconds(a.duration), a.error or "-")
-        self.query_one("#output", Static).update(output)
+        if output is not None:
+            self.query_one("#output", Static).update(output)
+
+    def _follow_if_running(self, job) -> None:
+        if job.state == JobState.PROCESSING and job.run_no > self._followed:
+            self._followed = job.run_no
+            self.run_worker(self._follow(job.run_no), group="follow", exclusive=True)
+
+    async def _follow(self, attempt: int) -> None:
+        """Append each piece as it is read; stderr in red. Ends with the attempt."""
+        from rich.text import Text
+
+        from ..follow import STDERR, Follower
+
+        decoders = {n: codecs.getincrementaldecoder("utf-8")("replace") for n in (1, 2)}
+        shown = Text(f"--- attempt {attempt}, followed as it runs (stderr in red) ---\n")
+        self._show_live(shown)
+        try:
+            async for stream, data in Follower(self.store, self.job_id).pieces():
+                shown.append(decoders[stream].decode(data), "red" if stream == STDERR else "")
+                shown = shown[-FOLLOW_KEPT:] if len(shown) > FOLLOW_KEPT else shown
+                self._show_live(shown)
+            shown.append(f"--- attempt {attempt} ended ---\n")
+        except QueuectlError as exc:
+            shown.append(f"\n(error: {exc})\n")
+        self._show_live(shown)
+
+    def _show_live(self, text: Any) -> None:
+        """Repaint the output, keeping it scrolled to the end unless the user scrolled up."""
+        if not self.is_attached:
+            return
+        box = self.query_one("#output-box", VerticalScroll)
+        at_end = box.scroll_y >= box.max_scroll_y
+        self.query_one("#output", Static).update(text)
+        if at_end:
+            box.call_after_refresh(box.scroll_end, animate=False)
 
     async def _output(self, job) -> str:
         if not job.run_no:

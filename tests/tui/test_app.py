@@ -240,7 +240,7 @@ async def test_cancel_from_the_jobs_tab_asks_first_and_says_what_the_cli_would(s
         assert (await store.get_job("done")).state == JobState.COMPLETED
 
 
-async def test_cancel_a_running_job_from_its_screen(store, ui):
+async def test_cancel_a_running_job_from_its_screen(store, ui, eventually):
     await store.insert_jobs([job("running", "sleep 60")], now=NOW)
     await claim(store, 1)
     async with ui() as pilot:
@@ -249,15 +249,56 @@ async def test_cancel_a_running_job_from_its_screen(store, ui):
         await pilot.press("enter")
         await pilot.pause()
         screen = pilot.app.screen
-        assert isinstance(screen, JobScreen)
+        assert isinstance(screen, JobScreen)  # its output is followed: a worker that runs on
         await pilot.press("c")
         assert isinstance(pilot.app.screen, Confirm)
         await pilot.press("y")
-        await pilot.app.workers.wait_for_complete()
+        shown = "cancelling running: its worker is killing the running attempt"
+        await eventually(lambda: job_message(screen) == shown)
         assert pilot.app.screen is screen
-        shown = str(screen.query_one("#job-message", Static).render())
-        assert shown == "cancelling running: its worker is killing the running attempt"
         assert (await store.get_job("running")).state == JobState.PROCESSING  # its worker's
+        screen.query_one("#job-message", Static).update("")
         await pilot.press("c", "y")  # asked again: the store accepts it again, as the CLI does
+        await eventually(lambda: job_message(screen) == shown)
+
+
+def job_message(screen) -> str:
+    return str(screen.query_one("#job-message", Static).render())
+
+
+def output_of(screen) -> str:
+    return str(screen.query_one("#output", Static).render())
+
+
+async def test_the_job_screen_follows_a_running_jobs_output_as_it_is_written(store, ui,
+                                                                            eventually):
+    from queuectl.jobs import Chunk, OutputWrite
+
+    def written(*chunks):
+        return OutputWrite([("live", "w1", 1, chunk) for chunk in chunks], [], [])
+
+    await store.insert_jobs([job("live", "make build")], now=NOW)
+    (claimed,) = await claim(store, 1)
+    async with ui() as pilot:
+        await pilot.press("2")
         await pilot.app.workers.wait_for_complete()
-        assert str(screen.query_one("#job-message", Static).render()) == shown
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert isinstance(screen, JobScreen)
+        await eventually(lambda: "followed as it runs" in output_of(screen), timeout=10)
+        await store.finish_jobs([], now=NOW + 1, output=written(Chunk(1, 0, b"step 1\n")))
+        await eventually(lambda: "step 1" in output_of(screen), timeout=10)
+        assert "ended" not in output_of(screen)  # still running: the loop was not blocked
+        await store.finish_jobs([], now=NOW + 2, output=written(Chunk(2, 0, b"warning\n")))
+        await eventually(lambda: "warning" in output_of(screen), timeout=10)
+        last = written(Chunk(1, 7, b"step 2\n"))  # the last piece lands with the finish
+        await store.finish_jobs([finish(claimed, res=result(0, out=b"step 1\nstep 2\n",
+                                                            err=b"warning\n"))],
+                                now=NOW + 3, output=last)
+        await eventually(lambda: "attempt 1 ended" in output_of(screen), timeout=10)
+        shown = output_of(screen)
+        assert shown.index("step 1") < shown.index("warning") < shown.index("step 2")
+        assert shown.count("step 2") == 1  # the finished attempt's row adds nothing twice
+        await screen.reload()
+        assert "attempt 1 ended" in output_of(screen)  # the live view stays
