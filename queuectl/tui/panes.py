@@ -92,6 +92,7 @@ class JobsPane(LivePane):
 
     BINDINGS = [
         Binding("s", "next_state", "State"),
+        Binding("f", "filter", "Filter"),
         Binding("c", "cancel", "Cancel"),
         Binding("n", "older", "Older", show=False),  # in the title when there is a page
         Binding("p", "newer", "Newer", show=False),
@@ -108,16 +109,20 @@ class JobsPane(LivePane):
     def on_mount(self) -> None:  # Textual runs each class's on_mount: subclasses set attributes
         add_columns(self.table, self.COLUMNS)
         self.state: str | None = self.INITIAL_STATE
+        self.queue: str | None = None  # exact filters, as `cancel --queue/--batch` names them
+        self.batch: str | None = None
         self.cursor: dict[str, int] = {}  # {} = the newest page; else before= or after=
         self.page = None
         self._shown: list = []
 
     def describe(self) -> str:
-        return f"state: {self.state or 'all'} (s: state, Enter: show)"
+        named = "".join(f" {k}: {v}" for k, v in (("queue", self.queue), ("batch", self.batch)) if v)
+        return f"state: {self.state or 'all'}{named} (Enter: show)"
 
     async def reload(self, store: Any) -> None:
         state = JobState(self.state) if self.state else None
-        page = await store.page_jobs(state=state, limit=PAGE, **self.cursor)
+        page = await store.page_jobs(state=state, queue=self.queue, batch=self.batch,
+                                     limit=PAGE, **self.cursor)
         if not self.app.is_running:  # quit while reading
             return
         self.page = page
@@ -152,6 +157,25 @@ class JobsPane(LivePane):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.show_job(event.row_key.value)
 
+    def action_filter(self) -> None:
+        from .forms import Field, FormScreen
+
+        fields = [Field("queue", "queue", self.queue or "", placeholder="every queue"),
+                  Field("batch", "batch", self.batch or "", placeholder="every batch")]
+        self.app.push_screen(FormScreen("Show the jobs of one queue and/or batch", fields,
+                                        self.set_filters, ok="Filter"), self.app.after_form)
+
+    async def set_filters(self, values: dict[str, str]) -> str:
+        """Empty: no filter. A bad name is the CLI's exit-2 message, in the form."""
+        from ..spec import MAX_BATCH_LENGTH, MAX_QUEUE_LENGTH, check_name_flag
+
+        queue, batch = values["queue"].strip() or None, values["batch"].strip() or None
+        check_name_flag("queue", queue, MAX_QUEUE_LENGTH)
+        check_name_flag("batch", batch, MAX_BATCH_LENGTH)
+        self.queue, self.batch, self.cursor = queue, batch, {}
+        named = ", ".join(f"{k} {v}" for k, v in (("queue", queue), ("batch", batch)) if v)
+        return f"jobs of {named}" if named else "jobs of every queue and batch"
+
     def action_cancel(self) -> None:
         job_id = selected_key(self.table)
         if job_id is None:
@@ -166,8 +190,8 @@ class DlqPane(JobsPane, inherit_bindings=False):  # JobsPane's `s` would leave t
     BINDINGS = [
         Binding("r", "retry", "Retry"),
         Binding("a", "retry_all", "Retry all"),
-        Binding("n", "older", "Older"),
-        Binding("p", "newer", "Newer"),
+        Binding("n", "older", "Older", show=False),  # in the title: the footer fits 80 columns
+        Binding("p", "newer", "Newer", show=False),
     ]
     COLUMNS = (("ID", 22), ("STATE", 10), ("TRY", 3), ("PRI", 3), ("UPDATED", 14),
                ("LAST ERROR", 40))

@@ -302,3 +302,55 @@ async def test_the_job_screen_follows_a_running_jobs_output_as_it_is_written(sto
         assert shown.count("step 2") == 1  # the finished attempt's row adds nothing twice
         await screen.reload()
         assert "attempt 1 ended" in output_of(screen)  # the live view stays
+
+
+async def test_the_jobs_tab_filters_by_queue_and_batch(store, ui):
+    await store.insert_jobs([job("a", queue="fast", batch="nightly"), job("b", queue="fast"),
+                             job("c", batch="nightly"), job("d")], now=NOW)
+    async with ui() as pilot:
+        await pilot.press("2")
+        await pilot.app.workers.wait_for_complete()
+        pane = pilot.app.active_pane()
+        assert [r[0] for r in rows(pane.table)] == ["d", "c", "b", "a"]
+        await pilot.press("f")
+        await fill(pilot, queue="bad name")  # the CLI's exit-2 rule, shown in the form
+        assert isinstance(pilot.app.screen, FormScreen)
+        assert form_error(pilot.app) == ("error: queue must be 1 to 64 of the characters "
+                                         "A-Z a-z 0-9 _ . : -, got 'bad name'")
+        await fill(pilot, queue="fast")
+        assert message(pilot.app) == "jobs of queue fast"
+        await pilot.app.workers.wait_for_complete()
+        assert [r[0] for r in rows(pane.table)] == ["b", "a"]
+        assert "queue: fast" in str(pane.query_one(".pane-title", Static).render())
+        await pilot.press("f")
+        await fill(pilot, queue="", batch="nightly")
+        await pilot.app.workers.wait_for_complete()
+        assert [r[0] for r in rows(pane.table)] == ["c", "a"]
+        await pilot.press("f")
+        await fill(pilot, queue="fast", batch="nightly")  # the filters combine
+        await pilot.app.workers.wait_for_complete()
+        assert [r[0] for r in rows(pane.table)] == ["a"]
+        await pilot.press("s", "s")  # and with the state filter: processing
+        await pilot.app.workers.wait_for_complete()
+        assert rows(pane.table) == []
+        await pilot.press("s", "s", "s", "s", "s")  # back to all
+        await pilot.press("f")
+        await fill(pilot, queue="", batch="")
+        assert message(pilot.app) == "jobs of every queue and batch"
+        await pilot.app.workers.wait_for_complete()
+        assert [r[0] for r in rows(pane.table)] == ["d", "c", "b", "a"]
+
+
+@pytest.mark.parametrize("tab", ["1", "2", "3", "4", "5"])
+async def test_every_tabs_keys_are_on_screen_in_80_columns(store, ui, tab):
+    from textual.widgets._footer import FooterKey
+
+    async with ui() as pilot:
+        await pilot.press(tab)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        keys = {(k.key_display, k.description): k.region for k in pilot.app.query(FooterKey)}
+        assert ("q", "Quit") in keys
+        if tab == "2":
+            assert {("s", "State"), ("f", "Filter"), ("c", "Cancel")} <= set(keys)
+        assert all(region.right <= 80 and region.width > 0 for region in keys.values()), keys
