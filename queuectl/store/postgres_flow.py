@@ -46,6 +46,9 @@ class FlowVerbs:
     async def queue_settings(self) -> list[tuple[str, bool, int]]:
         return [(r[0], bool(r[1]), int(r[2])) for r in await self._fetch(fsql.QUEUE_SETTINGS)]
 
+    async def dependency_edges(self) -> list[tuple[str, str]]:
+        return [tuple(r) for r in await self._fetch(fsql.LIST_EDGES)]
+
     async def runnable_counts(self, queues: Sequence[str] | None) -> tuple[int, int]:
         """rows.runnable_counts: what a --drain worker serving `queues` could still run."""
         paused = {r[0] for r in await self._fetch(fsql.PAUSED)}

@@ -172,6 +172,7 @@ ADD_EDGES = """
 INSERT INTO job_deps (dep_id, job_id) SELECT * FROM unnest($1::text[], $2::text[])
 ON CONFLICT DO NOTHING
 """
+LIST_EDGES = 'SELECT dep_id, job_id FROM job_deps ORDER BY dep_id COLLATE "C", job_id COLLATE "C"'
 MARK_DEPENDENCIES = "UPDATE jobs SET has_dependents = true WHERE id = ANY($1::text[]) AND NOT has_dependents"
 SET_WAITING = """
 UPDATE jobs j SET waiting = w.n FROM unnest($1::text[], $2::int[]) AS w (id, n) WHERE j.id = w.id

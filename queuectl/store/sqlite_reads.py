@@ -158,6 +158,10 @@ class SqliteReads:
 
         return await rows.runnable_counts(self, queues, paused, one_queue)
 
+    async def dependency_edges(self) -> list[tuple[str, str]]:
+        return [tuple(r) for r in await self._fetchall(
+            "SELECT dep_id, job_id FROM job_deps ORDER BY dep_id, job_id")]
+
     async def list_schedules(self) -> list[Schedule]:
         return [rows.schedule_from_row(r) for r in await self._fetchall(
             f"SELECT {rows.SCHEDULE_COLUMNS} FROM schedules ORDER BY name")]

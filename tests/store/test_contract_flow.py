@@ -193,6 +193,18 @@ async def test_a_job_waits_until_all_its_dependencies_complete(store):
     assert names(await claim(store, 10)) == ["c"]
 
 
+async def test_dependency_edges_are_the_open_waits_and_go_as_they_resolve(store):
+    await store.insert_jobs([job("a"), job("b", after=("a",)), job("c", after=("a", "b")),
+                             job("k", unique_key="K")], now=NOW)
+    # e's key is held by k, so d, named after e, waits on the holder k
+    await store.insert_jobs([job("e", unique_key="K"), job("d", after=("e",))], now=NOW)
+    assert await store.dependency_edges() == [
+        ("a", "b"), ("a", "c"), ("b", "c"), ("k", "d")]
+    (a, k) = await claim(store, 2)
+    await store.finish_jobs([finish(a)], now=NOW + 1)
+    assert await store.dependency_edges() == [("b", "c"), ("k", "d")]
+
+
 async def test_an_unknown_dependency_is_an_error_and_creates_nothing(store):
     with pytest.raises(JobNotFoundError, match="nope"):
         await store.insert_jobs([job("a"), job("b", after=("nope",))], now=NOW)
