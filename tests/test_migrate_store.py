@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from queuectl.jobs import JobState, NewJob, WorkerInfo
+from queuectl.jobs import Finish, JobState, NewJob, RunResult, Transition, WorkerInfo
 from queuectl.store import open_store
 from queuectl.store.postgres_copy import copy_store
 
@@ -167,3 +167,82 @@ async def test_a_job_held_by_a_dead_worker_is_rescued_in_the_target(tmp_path, ba
         await target.close()
         if drop:
             drop()
+
+
+def flow_source(tmp_path: Path, url: str) -> str:
+    """A store with Part 2 state around its jobs: a paused limited queue holding a job, a
+    schedule, a chain a -> b -> c (b waits on a, c on b) and a unique-key holder."""
+    ok(tmp_path, "queue", "set", "slow", "--limit", "2", db=url)
+    ok(tmp_path, "queue", "pause", "slow", db=url)
+    ok(tmp_path, "enqueue", '{"id":"p","command":"true"}', "--queue", "slow", db=url)
+    ok(tmp_path, "schedule", "add", "nightly", "--cron", "0 3 * * *", "--tz", "Europe/Paris",
+       '{"command":"echo nightly"}', db=url)
+    ok(tmp_path, "enqueue", '{"id":"a","command":"true"}', db=url)
+    ok(tmp_path, "enqueue", '{"id":"b","command":"true"}', "--after", "a", db=url)
+    ok(tmp_path, "enqueue", '{"id":"c","command":"true"}', "--after", "b", db=url)
+    ok(tmp_path, "enqueue", '{"id":"u","command":"true"}', "--unique-key", "deploy", db=url)
+    return url
+
+
+def flow_views(tmp_path: Path, url: str) -> dict[str, str]:
+    return {"queues": ok(tmp_path, "queue", "list", "--json", db=url),
+            "schedules": ok(tmp_path, "schedule", "list", "--json", db=url),
+            "list": ok(tmp_path, "list", "--json", db=url)}
+
+
+async def behaves_like_the_source(url: str) -> None:
+    """Claims on the target: only a and u run; b and c wait their turn; the queue stays
+    paused, then honours its limit; the unique key is still held by u."""
+    store = await open_store(url)
+    try:
+        assert sorted(await store.dependency_edges()) == [("a", "b"), ("b", "c")]
+        (held,) = await store.insert_jobs([NewJob("u2", "true", unique_key="deploy")], now=NOW)
+        assert held.id == "u"
+        later = NOW * 2  # every job is due
+        claimed = await store.claim_jobs(worker_id="w", limit=10, now=later)
+        assert sorted(j.id for j in claimed) == ["a", "u"]
+        a = next(j for j in claimed if j.id == "a")
+        await store.finish_jobs([Finish("a", "w", a.run_no, Transition(JobState.COMPLETED, None),
+                                        RunResult(0, None, later, later, 0.0, b"", b""))],
+                                now=later)
+        assert [j.id for j in await store.claim_jobs(worker_id="w", limit=10, now=later)] == ["b"]
+        await store.set_queues(["slow"], paused=False)
+        assert [j.id for j in await store.claim_jobs(worker_id="w", limit=10, now=later)] == ["p"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("direction", ["sqlite-sqlite", "sqlite-postgres", "postgres-sqlite",
+                                       "postgres-postgres"])
+async def test_queues_schedules_and_waits_travel_in_every_direction(tmp_path, direction):
+    ends, drops = [], []
+    for n, backend in enumerate(direction.split("-")):
+        if backend == "sqlite":
+            ends.append(str(tmp_path / f"s{n}.db"))
+        else:
+            url, drop = pg_url_or_skip()  # may skip: before anything is opened
+            ends.append(url)
+            drops.append(drop)
+    try:
+        src, dst = flow_source(tmp_path, ends[0]), ends[1]
+        expected = flow_views(tmp_path, src)
+        slow = json.loads(expected["queues"])[-1]
+        assert (slow["name"], slow["paused"], slow["limit"]) == ("slow", True, 2)
+        ok(tmp_path, "migrate-store", "--from", src, "--to", dst)
+        assert flow_views(tmp_path, dst) == expected
+        await behaves_like_the_source(dst)
+    finally:
+        for drop in drops:
+            drop()
+
+
+def test_a_schedule_already_named_in_the_target_is_refused_and_nothing_moves(tmp_path):
+    src = flow_source(tmp_path, str(tmp_path / "src.db"))
+    dst = str(tmp_path / "dst.db")
+    ok(tmp_path, "schedule", "add", "nightly", "--cron", "* * * * *", '{"command":"true"}', db=dst)
+    cp = cli(tmp_path, "migrate-store", "--from", src, "--to", dst)
+    assert (cp.returncode, cp.stdout) == (1, "")
+    assert cp.stderr == ("error: the target already has a schedule named 'nightly'; remove it "
+                         "first (queuectl schedule remove)\n")
+    assert json.loads(ok(tmp_path, "list", "--json", db=dst)) == []
+    assert json.loads(ok(tmp_path, "queue", "list", "--json", db=dst)) == []

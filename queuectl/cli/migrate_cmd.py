@@ -1,4 +1,5 @@
-"""migrate-store --from URL --to URL: copy all jobs, attempts with output, and config."""
+"""migrate-store --from URL --to URL: copy all jobs, attempts with output, the config, queue
+settings, schedules and `after` waits."""
 
 import sys
 
@@ -16,7 +17,8 @@ def migrate_store(
     target_url: str = typer.Option(..., "--to", help="Store to copy into; must hold no job."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
-    """Copy every job, its attempt history and output, and the config into an empty store."""
+    """Copy every job, its attempt history and output, the config, queue settings, schedules
+    and dependencies into an empty store."""
     import asyncio
 
     from ..settings import Settings

@@ -44,3 +44,12 @@ def plan(jobs: Sequence[NewJob], skipped: Mapping[int, str],
             links.append(Link(job.id, open_deps, failed))
         batch[job.id] = skipped.get(position, job.id)
     return links
+
+
+def waiting_counts(edges: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """job id -> how many dependencies it still waits for, from (dep_id, job_id) edges: the
+    `waiting` count an enqueue sets (one per open dependency, one edge each)."""
+    counts: dict[str, int] = {}
+    for _, job_id in edges:
+        counts[job_id] = counts.get(job_id, 0) + 1
+    return counts

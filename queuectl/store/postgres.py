@@ -40,6 +40,7 @@ from . import postgres_flow_schema as fsql
 from . import postgres_schema as sql
 from . import postgres_steer as steer
 from .base import Metrics, Output, Rescued
+from .deps import waiting_counts
 from .paging import pages
 from .postgres_conn import (  # raises the install hint first when asyncpg is missing
     ListenSubscription,
@@ -54,7 +55,7 @@ from .postgres_flow import FlowVerbs
 from .postgres_retry import RETRY_WINDOW_S, quiet_pool_log, run_retrying
 from .postgres_scripting import ScriptingVerbs
 from .postgres_views import PostgresViews
-from .rows import JOB_COLUMNS, RUN_NO, claim_order, inserted_job, job_from_row, part2_values
+from .rows import JOB_COLUMNS, RUN_NO, claim_order, inserted_job, job_from_row, part2_values, schedule_values
 
 T = TypeVar("T")
 CLAIM = fsql.CLAIM.format(columns=JOB_COLUMNS)
@@ -403,6 +404,22 @@ class Importer:
         if attempts:
             await self._conn.execute(sql.IMPORT_ATTEMPTS,
                                      *[list(c) for c in zip(*attempts, strict=True)])
+
+    async def write_flow(self, flow: Any) -> None:
+        """After every job: queue settings (upserted), schedules and `after` edges, with the
+        jobs' gated, waiting and has_dependents flags set as the target's own verbs set them."""
+        conn = self._conn
+        if flow.queues:
+            names = [q.name for q in flow.queues]
+            await conn.execute(fsql.IMPORT_QUEUES, names, [q.paused for q in flow.queues],
+                               [q.limit for q in flow.queues])
+            await conn.execute(fsql.REGATE, names)
+        await conn.executemany(fsql.ADD_SCHEDULE, [schedule_values(s) for s in flow.schedules])
+        if flow.edges:
+            waiting = waiting_counts(flow.edges)
+            await conn.execute(fsql.ADD_EDGES, *[list(c) for c in zip(*flow.edges, strict=True)])
+            await conn.execute(fsql.MARK_DEPENDENCIES, sorted({d for d, _ in flow.edges}))
+            await conn.execute(fsql.SET_WAITING, list(waiting), list(waiting.values()))
 
 
 

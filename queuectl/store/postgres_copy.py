@@ -1,12 +1,21 @@
-"""migrate-store: copy every job, its attempt history with output, and the config from one
-store to another (SQLite -> PostgreSQL, back, or between two of either).
+"""migrate-store: copy every job, its attempt history with output, the config, the queue
+settings, the schedules and the `after` waits from one store to another (SQLite -> PostgreSQL,
+back, or between two of either).
 
 Reading goes through the Store protocol only, so any backend can be the source. Writing needs
 rows as they are (states, attempts, run numbers, timestamps), which the protocol does not
 offer, so each target backend has a bulk importer here, all in one transaction: the copy
 lands whole or not at all. Rules (DECISIONS-worthy, documented in docs/POSTGRES.md):
 
-- the target must hold no job (config keys are overwritten by the source's);
+- the target must hold no job, nor a schedule named as one of the source's (config keys and
+  queue settings are overwritten by the source's);
+- queue settings (pause, limit), schedules (same next run) and dependency edges (read through
+  list_queues, list_schedules, dependency_edges) go in after every job, in the same
+  transaction; the jobs' derived flags (`gated`, `waiting`, `has_dependents`) are set from
+  them as the target's own verbs set them (DECISIONS.md §9), so a job waiting on `after` keeps
+  waiting and a paused queue stays paused;
+- output pieces streamed by attempts still running are not copied: such jobs are `processing`
+  under a dead worker (see below), and the target records their attempt as "worker lost";
 - no live worker may be registered on the source (stop them first): jobs would move under it;
 - jobs still `processing` (held by a worker that died) are copied as they are; the target's
   rescuer recovers them like any lost job ("worker lost", the attempt counts);
@@ -19,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError, WrongStateError
-from ..jobs import Job
+from ..jobs import Job, QueueInfo, Schedule
 from .base import Store
 
 CHUNK = 500
@@ -30,6 +39,14 @@ class Copied:
     jobs: int
     attempts: int
     config: int
+
+
+@dataclass(frozen=True)
+class Flow:
+    """What Part 2 keeps around the jobs: written after them, as one piece."""
+    queues: list[QueueInfo]
+    schedules: list[Schedule]
+    edges: list[tuple[str, str]]  # (dep_id, job_id)
 
 
 async def copy_store(source: Store, target: Store, *, lease_s: float, now: int,
@@ -49,8 +66,12 @@ async def copy_store(source: Store, target: Store, *, lease_s: float, now: int,
         raise WrongStateError(f"the target already holds {held} job(s); migrate-store copies "
                               "into an empty store only")
     config = await source.get_config()
+    flow = Flow(await source.list_queues(), await source.list_schedules(),
+                await source.dependency_edges())
+    await _refuse_schedule_clash(flow.schedules, target)
     jobs = attempts = 0
-    async with _importer(target) as write:
+    async with _importer(target) as importer:
+        write = importer.write
         batch: list[Job] = []
         async for job in source.iter_jobs():
             batch.append(job)
@@ -63,9 +84,18 @@ async def copy_store(source: Store, target: Store, *, lease_s: float, now: int,
         if batch:
             attempts += await _flush(source, write, batch)
             jobs += len(batch)
+        await importer.write_flow(flow)
     for key, value in config.items():
         await target.set_config(key, value)
     return Copied(jobs, attempts, len(config))
+
+
+async def _refuse_schedule_clash(schedules: Sequence[Schedule], target: Store) -> None:
+    taken = {s.name for s in await target.list_schedules()}
+    clash = next((s.name for s in schedules if s.name in taken), None)
+    if clash is not None:
+        raise WrongStateError(f"the target already has a schedule named {clash!r}; remove it "
+                              "first (queuectl schedule remove)")
 
 
 async def _flush(source: Store, write, jobs: list[Job]) -> int:
@@ -80,17 +110,18 @@ async def _flush(source: Store, write, jobs: list[Job]) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _importer(target: Store) -> AsyncIterator[Callable[[Sequence[Job], Sequence[tuple]], Any]]:
+async def _importer(target: Store) -> AsyncIterator[Any]:
+    """An object with write(jobs, attempt rows) and write_flow(flow), in one transaction."""
     importing = getattr(target, "importing", None)
     if importing is not None:  # PostgreSQL
         async with importing() as importer:
-            yield importer.write
+            yield importer
         return
     path = getattr(target, "path", None)
     if path is None:
         raise UsageError(f"migrate-store cannot write to {target.url}")
-    async with _sqlite_importer(path) as write:
-        yield write
+    async with _sqlite_importer(path) as importer:
+        yield importer
 
 
 SQLITE_JOB = (
@@ -105,29 +136,54 @@ SQLITE_ATTEMPT = (
 )
 
 
+class SqliteImporter:
+    """Rows as they are, on a synchronous connection inside the caller's transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def write(self, jobs: Sequence[Job], attempts: Sequence[tuple]) -> None:
+        from .rows import part2_values
+
+        self._conn.executemany(SQLITE_JOB, [
+            (j.id, j.command, j.state.value, j.attempts, j.max_retries, j.priority, j.run_at,
+             j.timeout, j.exit_code, j.last_error, j.created_at, j.updated_at, j.worker_id,
+             j.started_at, j.run_no, *part2_values(j)) for j in jobs])
+        self._conn.executemany(SQLITE_ATTEMPT, [(*a[:5], int(a[5]), *a[6:]) for a in attempts])
+
+    async def write_flow(self, flow: Flow) -> None:
+        """After every job, through the bodies of the target's own verbs: set_queues regates
+        the queue's jobs; edges set has_dependents and waiting as link_dependencies does."""
+        from . import sqlite_schedules
+        from .deps import waiting_counts
+        from .sqlite_flow import set_queues
+
+        conn = self._conn
+        for queue in flow.queues:
+            set_queues(conn, [queue.name], paused=queue.paused, limit=queue.limit)
+        for schedule in flow.schedules:
+            sqlite_schedules.add(conn, schedule)
+        conn.executemany("INSERT INTO job_deps (dep_id, job_id) VALUES (?, ?)", flow.edges)
+        conn.executemany("UPDATE jobs SET has_dependents = 1 WHERE id = ?",
+                         [(dep,) for dep in sorted({d for d, _ in flow.edges})])
+        conn.executemany("UPDATE jobs SET waiting = ? WHERE id = ?",
+                         [(n, job_id) for job_id, n in waiting_counts(flow.edges).items()])
+
+
 @contextlib.asynccontextmanager
-async def _sqlite_importer(path) -> AsyncIterator[Callable[..., Any]]:
+async def _sqlite_importer(path) -> AsyncIterator[SqliteImporter]:
     """A synchronous connection in one BEGIN IMMEDIATE transaction (the store file is local)."""
     import sqlite3
 
     from ..errors import StoreError
-    from .rows import part2_values
     from .sqlite_schema import describe, open_sync
     from .sqlite_sql import RECOUNT
 
     conn = open_sync(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
-
-        async def write(jobs: Sequence[Job], attempts: Sequence[tuple]) -> None:
-            conn.executemany(SQLITE_JOB, [
-                (j.id, j.command, j.state.value, j.attempts, j.max_retries, j.priority, j.run_at,
-                 j.timeout, j.exit_code, j.last_error, j.created_at, j.updated_at, j.worker_id,
-                 j.started_at, j.run_no, *part2_values(j)) for j in jobs])
-            conn.executemany(SQLITE_ATTEMPT, [(*a[:5], int(a[5]), *a[6:]) for a in attempts])
-
         try:
-            yield write
+            yield SqliteImporter(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -62,9 +62,7 @@ class FlowVerbs:
 
     async def add_schedule(self, schedule: Schedule) -> None:
         status = await self._run(lambda conn, _: conn.execute(
-            fsql.ADD_SCHEDULE, schedule.name, schedule.cron, schedule.zone,
-            rows.encode_template(schedule.job), schedule.next_run, schedule.last_run,
-            schedule.created_at))
+            fsql.ADD_SCHEDULE, *rows.schedule_values(schedule)))
         if status.endswith(" 0"):
             raise ScheduleExistsError(f"a schedule named {schedule.name!r} already exists")
 

@@ -144,6 +144,12 @@ LOCK_JOBS = "LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE"
 ENSURE_QUEUES = "INSERT INTO queues (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING"
 SET_PAUSED = "UPDATE queues SET paused = $2 WHERE name = ANY($1::text[])"
 SET_LIMIT = "UPDATE queues SET max_running = $2 WHERE name = ANY($1::text[])"
+# migrate-store: the source's settings win over the target's
+IMPORT_QUEUES = """
+INSERT INTO queues (name, paused, max_running)
+SELECT * FROM unnest($1::text[], $2::bool[], $3::int[])
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, max_running = excluded.max_running
+"""
 REGATE = """
 UPDATE jobs j SET gated = (q.paused OR q.max_running > 0)
 FROM queues q

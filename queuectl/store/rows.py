@@ -132,3 +132,9 @@ def schedule_from_row(row: Sequence[Any]) -> "Schedule":
 
 
 SCHEDULE_COLUMNS = "name, cron, zone, job, next_run, last_run, created_at"
+
+
+def schedule_values(schedule: "Schedule") -> tuple:
+    """A schedule's row, in SCHEDULE_COLUMNS order."""
+    return (schedule.name, schedule.cron, schedule.zone, encode_template(schedule.job),
+            schedule.next_run, schedule.last_run, schedule.created_at)

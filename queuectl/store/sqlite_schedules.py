@@ -8,15 +8,14 @@ import sqlite3
 
 from ..errors import ScheduleExistsError, ScheduleNotFoundError
 from ..jobs import NewJob, Schedule
-from .rows import SCHEDULE_COLUMNS, encode_template
+from .rows import SCHEDULE_COLUMNS, schedule_values
 from .sqlite_sql import insert_new_jobs
 
 
 def add(conn: sqlite3.Connection, schedule: Schedule) -> None:
     try:
         conn.execute(f"INSERT INTO schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (schedule.name, schedule.cron, schedule.zone, encode_template(schedule.job),
-                      schedule.next_run, schedule.last_run, schedule.created_at))
+                     schedule_values(schedule))
     except sqlite3.IntegrityError:
         raise ScheduleExistsError(f"a schedule named {schedule.name!r} already exists") from None
 
