@@ -5,7 +5,7 @@ back, or between two of either).
 Reading goes through the Store protocol only, so any backend can be the source. Writing needs
 rows as they are (states, attempts, run numbers, timestamps), which the protocol does not
 offer, so each target backend has a bulk importer here, all in one transaction: the copy
-lands whole or not at all. Rules (DECISIONS-worthy, documented in docs/POSTGRES.md):
+lands whole or not at all. Rules (README's migrate-store paragraph, DECISIONS.md's table):
 
 - the target must hold no job, nor a schedule named as one of the source's (config keys and
   queue settings are overwritten by the source's);
