@@ -30,12 +30,12 @@ def cancel(
     """Stop jobs: waiting ones go to the DLQ at once, running ones are killed by their worker."""
     if sum((bool(ids), batch is not None, queue is not None)) != 1:
         raise UsageError("give job ids, --batch or --queue (exactly one)")
-    from ..core.actions import cancel_and_wait
+    from ..core.actions import cancel_jobs
     from ..spec import MAX_BATCH_LENGTH, MAX_QUEUE_LENGTH, check_name_flag
 
     check_name_flag("--batch", batch, MAX_BATCH_LENGTH)
     check_name_flag("--queue", queue, MAX_QUEUE_LENGTH)
-    jobs = with_store(ctx, lambda store: cancel_and_wait(
+    jobs = with_store(ctx, lambda store: cancel_jobs(
         store, ids=list(ids) if ids else None, batch=batch, queue=queue, wait=wait))
     if not jobs:
         which = f"batch {batch!r}" if batch is not None else f"queue {queue!r}"

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-CANCEL_WAIT_POLL_S = 0.1
+CANCEL_WAIT_POLL_S = 0.1  # `cancel --wait`: how often a running job is looked at again
 
 
 async def retry_dead(store: Any, ids: Sequence[str] | None) -> list[str]:
@@ -51,15 +51,18 @@ async def pause_queues(store: Any, names: Sequence[str], *, paused: bool) -> lis
     return chosen
 
 
-async def cancel_and_wait(store: Any, *, ids: Sequence[str] | None, batch: str | None,
-                          queue: str | None, wait: bool) -> list:
-    """`cancel`: the cancelled jobs; with `wait`, as they are once none is still running (a
-    job that won the race ends completed: the caller says so)."""
+async def cancel_jobs(store: Any, *, ids: Sequence[str] | None = None, batch: str | None = None,
+                      queue: str | None = None, wait: bool = False) -> list:
+    """`cancel`: waiting jobs go dead (`cancelled`) at once, running ones are killed by their
+    worker (they stay processing until then). Named ids must all exist (JobNotFoundError) and
+    be unfinished (WrongStateError), or nothing changes. The jobs as they are after it; with
+    `wait`, once none is still running (a job that won the race ends completed)."""
     import asyncio
 
     from ..timeutil import now_ms
 
-    jobs = await store.cancel_jobs(ids=ids, batch=batch, queue=queue, now=now_ms())
+    wanted = None if ids is None else list(dict.fromkeys(ids))
+    jobs = await store.cancel_jobs(ids=wanted, batch=batch, queue=queue, now=now_ms())
     while wait and any(job.state == "processing" for job in jobs):
         await asyncio.sleep(CANCEL_WAIT_POLL_S)
         jobs = [await store.get_job(job.id) if job.state == "processing" else job

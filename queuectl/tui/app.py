@@ -244,11 +244,10 @@ class QueueApp(App):
                                  "worker)"), answered)
 
     async def _cancel(self, job_id: str, say: Callable[[str, bool], None]) -> None:
-        from ..core.actions import cancel_and_wait
+        from ..core.actions import cancel_jobs
 
         try:
-            (job,) = await cancel_and_wait(self.store, ids=[job_id], batch=None, queue=None,
-                                           wait=False)
+            (job,) = await cancel_jobs(self.store, ids=[job_id])
         except QueuectlError as exc:
             say(str(exc), True)
             return

@@ -13,7 +13,7 @@ from ..core import actions
 from ..core.reading import job_document, live_workers, load_settings, status_document
 from ..render import job_dict, queue_dict, schedule_dict, worker_dict
 from ..timeutil import now_ms
-from . import events, metrics, views
+from . import events, live, metrics, views
 
 
 def store_of(request: Request) -> Any:
@@ -60,6 +60,22 @@ async def retry(request: Request) -> Response:
     """`dlq retry ID`: 404 for an unknown job, 409 for one that is not dead."""
     retried = await actions.retry_dead(store_of(request), [request.path_params["id"]])
     return JSONResponse({"retried": retried})
+
+
+async def cancel(request: Request) -> Response:
+    """`cancel ID --json`: the job after the cancel (dead at once if it was waiting; still
+    processing until its worker kills it if it was running). 404 unknown, 409 finished."""
+    jobs = await actions.cancel_jobs(store_of(request), ids=[request.path_params["id"]])
+    return JSONResponse([job_dict(j) for j in jobs])
+
+
+async def follow(request: Request) -> Response:
+    """The running (or next) attempt's output as server-sent events (live.py); 404 at once
+    for an unknown job."""
+    store, job_id = store_of(request), request.path_params["id"]
+    await store.get_job(job_id)
+    return StreamingResponse(live.output_events(store, job_id), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 async def retry_all(request: Request) -> Response:
@@ -112,6 +128,8 @@ ROUTES = [
     Route("/api/jobs", jobs),
     Route("/api/jobs/{id:path}/logs", logs),
     Route("/api/jobs/{id:path}/retry", retry, methods=["POST"]),
+    Route("/api/jobs/{id:path}/cancel", cancel, methods=["POST"]),
+    Route("/api/jobs/{id:path}/follow", follow),
     Route("/api/jobs/{id:path}", job),
     Route("/api/workers", workers),
     Route("/api/dlq/retry", retry_all, methods=["POST"]),

@@ -44,7 +44,7 @@ def test_posts_without_the_token_are_401_and_change_nothing(seed, client):
     assert http.post("/api/jobs/bad/retry").status_code == 401
     assert http.post("/api/dlq/retry").status_code == 401
     assert http.post("/api/queues/default/pause").status_code == 401
-    assert seed.state_of("bad") == "dead"
+    assert (seed.state_of("bad"), seed.state_of("later")) == ("dead", "pending")
     assert seed.run(lambda store: store.queue_settings()) == []
 
 
@@ -76,7 +76,8 @@ def test_actions_refuse_a_foreign_origin(seed, client):
         assert response.status_code == 403, headers
         assert http.post("/api/dlq/retry", headers=headers).status_code == 403
         assert http.post("/api/queues/default/pause", headers=headers).status_code == 403
-    assert seed.state_of("bad") == "dead"
+        assert http.post("/api/jobs/later/cancel", headers=headers).status_code == 403
+    assert (seed.state_of("bad"), seed.state_of("later")) == ("dead", "pending")
     assert seed.run(lambda store: store.queue_settings()) == []
     same = http.post("/api/jobs/bad/retry", headers={"origin": "http://127.0.0.1:8765",
                                                      "sec-fetch-site": "same-origin"})
@@ -88,6 +89,7 @@ def test_actions_are_post_only(seed, client):
     http = client()
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         assert http.request(method, "/api/jobs/bad/retry").status_code in (404, 405), method
+        assert http.request(method, "/api/jobs/later/cancel").status_code in (404, 405), method
         assert http.request(method, "/api/dlq/retry").status_code == 405, method
         for verb in ("pause", "resume"):
             assert http.request(method, f"/api/queues/default/{verb}").status_code == 405

@@ -50,6 +50,32 @@
     });
   }
 
+  // A running attempt's output, piece by piece, appended as text (never parsed as markup).
+  // When the attempt ends the page reloads to show the job's final state and stored output.
+  function followOutput(panel) {
+    if (!window.EventSource) return;
+    const status = panel.querySelector("[data-follow-status]");
+    const source = new EventSource(panel.dataset.follow);
+    source.addEventListener("open", () => { status.textContent = "live"; });
+    source.addEventListener("output", (event) => {
+      const piece = JSON.parse(event.data);
+      const pre = panel.querySelector(`pre[data-live="${piece.stream}"]`);
+      if (pre) pre.appendChild(document.createTextNode(piece.text));
+    });
+    source.addEventListener("end", (event) => {
+      source.close();
+      const end = JSON.parse(event.data);
+      status.textContent = end.error ? end.error : "finished";
+      panel.dataset.ended = "true";
+      setTimeout(() => window.location.reload(), 600);
+    });
+    source.addEventListener("error", () => {
+      if (panel.dataset.ended) return;
+      source.close();  // a reconnect would show the output twice: say so instead
+      status.textContent = "interrupted: reload to follow again";
+    });
+  }
+
   async function submitAction(form) {
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
     const button = form.querySelector("button");
@@ -78,4 +104,6 @@
   const pending = sessionStorage.getItem("queuectl-toast");
   if (pending) { sessionStorage.removeItem("queuectl-toast"); showToast(pending, false); }
   connect();
+  const followed = document.querySelector("[data-follow]");
+  if (followed) followOutput(followed);
 })();
