@@ -42,7 +42,10 @@ def test_following_a_running_job_then_cancelling_it(seed, dashboard, page_at, db
         wait_until(lambda: seed.state_of("chatty") == "processing")
         page.goto(server.url + "/jobs/chatty")
         stdout = page.locator('pre[data-live="stdout"]')
+        expect(stdout).to_contain_text("<b>first</b>", timeout=10_000)
+        page.evaluate("window.__same_page = true")  # gone if the page reloaded
         expect(stdout).to_have_text("<b>first</b>\nsecond\n", timeout=10_000)
+        assert page.evaluate("window.__same_page") is True
         expect(page.locator('pre[data-live="stderr"]')).to_have_text("to-stderr\n")
         assert stdout.locator("b").count() == 0  # text, never markup
         page.once("dialog", lambda dialog: dialog.accept())
