@@ -55,18 +55,13 @@ def group_alive(pgid: int) -> bool:
     return _live_member_in_proc(pgid) if os.path.isdir("/proc/self") else True
 
 
-def kill_tagged_groups(names: Sequence[str], wanted: Collection[tuple[str, ...]]) -> int:
-    """SIGKILL the process group of every process whose environment gives the variables
-    `names` one of the `wanted` value tuples; returns how many groups. The environment is what
-    a process inherited at exec, so it finds a dead worker's job even when nothing recorded its
-    pid, and never a stranger that reused one. (A job that empties its environment, `env -i`,
-    is out of reach, like one that leaves its process group.)"""
-    return len(_kill_tagged(names, wanted))
-
-
 async def end_tagged_groups(names: Sequence[str], wanted: Collection[tuple[str, ...]]) -> int:
-    """kill_tagged_groups, then wait until they are gone (until_gone): the rescuer must not
-    requeue a job whose orphan is still running."""
+    """SIGKILL the process group of every process whose environment gives the variables
+    `names` one of the `wanted` value tuples, then wait until those groups are gone
+    (until_gone: the rescuer must not requeue a job whose orphan still runs); returns how many
+    groups. The environment is what a process inherited at exec, so it finds a dead worker's
+    job even when nothing recorded its pid, and never a stranger that reused one. (A job that
+    empties its environment, `env -i`, is out of reach, like one that leaves its group.)"""
     groups = _kill_tagged(names, wanted)
     await until_gone(groups)
     return len(groups)

@@ -183,10 +183,10 @@ async def test_the_command_gets_the_environment_update():
     assert res.stdout == b"hello\n"
 
 
-async def test_kill_tagged_groups_kills_only_the_tagged_process_groups(eventually):
+async def test_end_tagged_groups_kills_only_the_tagged_process_groups(eventually):
     import subprocess
 
-    from queuectl.procgroups import kill_tagged_groups
+    from queuectl.procgroups import end_tagged_groups
 
     def spawn(tag):
         return subprocess.Popen(["sh", "-c", "sleep 30 & wait"], start_new_session=True,
@@ -195,8 +195,8 @@ async def test_kill_tagged_groups_kills_only_the_tagged_process_groups(eventuall
     tagged, other = spawn("doomed"), spawn("spared")
     try:
         await eventually(lambda: group_alive(tagged.pid) and group_alive(other.pid))
-        assert kill_tagged_groups(["QUEUECTL_TEST_TAG"], [("doomed",)]) == 1
-        await eventually(lambda: not group_alive(tagged.pid), timeout=5)
+        assert await end_tagged_groups(["QUEUECTL_TEST_TAG"], [("doomed",)]) == 1
+        assert not group_alive(tagged.pid)  # gone when it returns, not some time later
         assert group_alive(other.pid)
     finally:
         for proc in (tagged, other):
