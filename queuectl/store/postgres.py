@@ -137,8 +137,8 @@ class PostgresStore(PostgresViews, FlowVerbs, ScriptingVerbs, steer.PostgresStee
             try:
                 await conn.execute(sql.INSERT_JOBS, *args)
             except asyncpg.UniqueViolationError:
-                if retrying and await conn.fetchval(
-                        sql.OUR_INSERT_LANDED, ids, commands, now) == len(set(ids)):
+                if retrying and len(await conn.fetch(
+                        sql.OUR_INSERT_LANDED, ids, commands, now)) == len(set(ids)):
                     return  # our first try committed; only its answer was lost
                 raise DuplicateJobError(await self._first_existing(conn, ids)) from None
 

@@ -106,21 +106,33 @@ class FlowVerbs:
         edges), insert what no unfinished job's key blocks, link. Returns position -> the job
         as stored, for holders and for jobs with `after`."""
 
-        async def insert(conn, _retrying: bool) -> dict[int, Job]:
-            async with conn.transaction():
-                wanted = deps.stored_dependencies(jobs)
-                stored = {r[0]: r[1] for r in await conn.fetch(fsql.LOCK_DEPENDENCIES, wanted)}
-                try:
+        async def insert(conn, retrying: bool) -> dict[int, Job]:
+            try:
+                async with conn.transaction():
+                    wanted = deps.stored_dependencies(jobs)
+                    stored = {r[0]: r[1] for r in await conn.fetch(fsql.LOCK_DEPENDENCIES, wanted)}
                     inserted = set((await conn.fetchrow(sql.INSERT_JOBS_IDS, *args))[0] or ())
-                except asyncpg.UniqueViolationError:
+                    holders = await _holders(conn, jobs, inserted)
+                    skipped = {p: h.id for p, h in holders.items()}
+                    await _link(conn, deps.plan(jobs, skipped, stored), now)
+                    return holders | await _reread(conn, jobs, holders)
+            except asyncpg.UniqueViolationError:
+                landed = await conn.fetch(sql.OUR_INSERT_LANDED, args[0], args[1], now)
+                if not (retrying and landed):
                     raise DuplicateJobError(await self._first_existing(
                         conn, [j.id for j in jobs])) from None
-                holders = await _holders(conn, jobs, inserted)
-                skipped = {p: h.id for p, h in holders.items()}
-                await _link(conn, deps.plan(jobs, skipped, stored), now)
-                return holders | await _reread(conn, jobs, holders)
+                return await _answer_of_committed_insert(conn, jobs, {r[0] for r in landed})
 
         return await self._run(insert)
+
+
+async def _answer_of_committed_insert(conn: Any, jobs: Sequence[NewJob],
+                                      landed: set[str]) -> dict[int, Job]:
+    """A retry found our own rows: the first try committed (insert, skips and links in one
+    transaction) and only its answer was lost. Any duplicate id would have rolled it all back,
+    so rebuild the answer from what it stored instead of reporting our rows as duplicates."""
+    holders = await _holders(conn, jobs, landed)
+    return holders | await _reread(conn, jobs, holders)
 
 
 async def _holders(conn: Any, jobs: Sequence[NewJob], inserted: set[str]) -> dict[int, Job]:

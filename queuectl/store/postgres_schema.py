@@ -183,9 +183,10 @@ WITH ins AS (
 """
 INSERT_JOBS = _INSERT_JOBS + "SELECT count(*), pg_notify($8, 'jobs') FROM ins"
 INSERT_JOBS_IDS = _INSERT_JOBS + "SELECT array_agg(id), pg_notify($8, 'jobs') FROM ins"
-# After an ambiguous failure (connection lost around the commit): did our insert land?
+# After an ambiguous failure (connection lost around the commit): which of our rows landed?
+# (id, command and the enqueue's own millisecond: another enqueue's row cannot match all three)
 OUR_INSERT_LANDED = """
-SELECT count(*) FROM jobs j
+SELECT j.id FROM jobs j
 JOIN unnest($1::text[], $2::text[]) AS t (id, command) ON j.id = t.id AND j.command = t.command
 WHERE j.created_at = $3
 """

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from queuectl.errors import JobNotFoundError
+from queuectl.errors import DuplicateJobError, JobNotFoundError
 from queuectl.jobs import JobState
 
 from .helpers import NOW, claim, finish, ids, job
@@ -164,6 +164,16 @@ async def test_a_unique_key_holds_within_one_batch(store):
                                    job("c")], now=NOW)
     assert names(got) == ["a", "a", "c"]
     assert await ids(store) == ["a", "c"]
+
+
+async def test_a_keyed_or_linked_enqueue_of_a_taken_id_is_a_duplicate_and_changes_nothing(store):
+    await store.insert_jobs([job("a", command="echo old"), job("dep")], now=NOW)
+    for taken in (job("a", unique_key="k"), job("a", after=("dep",))):
+        with pytest.raises(DuplicateJobError, match="'a' already exists"):
+            await store.insert_jobs([job("fresh", unique_key="f"), taken], now=NOW + 1)
+    assert (await store.get_job("a")).command == "echo old"
+    assert await ids(store) == ["a", "dep"]
+    assert await store.dependency_edges() == []
 
 
 async def test_concurrent_enqueues_of_one_key_make_exactly_one_job(store):

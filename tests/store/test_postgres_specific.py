@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from queuectl.errors import DuplicateJobError
 from queuectl.jobs import JobState, WorkerInfo
 from queuectl.store import open_store
 from queuectl.store import postgres_schema as sql
@@ -367,8 +368,11 @@ class _LoseAnswers:
     """A pool whose connections run the matching statement, then 'lose the connection'
     before the answer arrives: the commit landed, the client cannot know."""
 
-    def __init__(self, pool, fragment: str, times: int = 1) -> None:
+    def __init__(self, pool, fragment: str, times: int = 1, *, at_commit: bool = False) -> None:
+        """at_commit: the statement succeeds; the transaction around it commits, and it is the
+        commit's answer that is lost (what a multi-statement enqueue sees)."""
         self._pool, self._fragment, self.left = pool, fragment, times
+        self.at_commit, self.seen = at_commit, False
 
     def acquire(self):
         outer = self
@@ -393,19 +397,43 @@ class _Conn:
 
     def __getattr__(self, name):
         attr = getattr(self._conn, name)
+        if name == "transaction":
+            return lambda **kw: _Tx(attr(**kw), self._owner)
         if name not in ("fetch", "fetchrow", "fetchval", "execute"):
             return attr
 
         async def call(query, *args):
             value = await attr(query, *args)
             if self._owner._fragment in query and self._owner.left > 0:
-                import asyncpg
-
-                self._owner.left -= 1
-                raise asyncpg.ConnectionDoesNotExistError("injected: connection lost")
+                if self._owner.at_commit:
+                    self._owner.seen = True
+                else:
+                    _lose(self._owner)
             return value
 
         return call
+
+
+class _Tx:
+    def __init__(self, tx, owner: _LoseAnswers) -> None:
+        self._tx, self._owner = tx, owner
+
+    async def __aenter__(self):
+        return await self._tx.__aenter__()
+
+    async def __aexit__(self, *exc):
+        suppress = await self._tx.__aexit__(*exc)
+        if exc[0] is None and self._owner.seen:
+            self._owner.seen = False
+            _lose(self._owner)
+        return suppress
+
+
+def _lose(owner: _LoseAnswers) -> None:
+    import asyncpg
+
+    owner.left -= 1
+    raise asyncpg.ConnectionDoesNotExistError("injected: connection lost")
 
 
 async def test_an_insert_whose_answer_was_lost_is_not_reported_as_a_duplicate(pg, capsys):
@@ -414,6 +442,31 @@ async def test_an_insert_whose_answer_was_lost_is_not_reported_as_a_duplicate(pg
     assert [j.id for j in inserted] == ["a", "b"]
     assert (await pg.count_by_state())["pending"] == 2
     assert "retrying" in capsys.readouterr().err
+
+
+async def test_a_keyed_enqueue_whose_commit_answer_was_lost_is_its_own_answer(pg):
+    """Unique keys and `after` take the enqueue's linked transaction; a retry after its commit
+    must recognise its own rows (and the holder it skipped for), not call them duplicates."""
+    await pg.insert_jobs([job("first", unique_key="k"), job("dep")], now=NOW)
+    pg._pool = _LoseAnswers(pg._pool, "INSERT INTO jobs", at_commit=True)
+    got = await pg.insert_jobs([job("a", unique_key="k"), job("b", unique_key="k2"),
+                                job("c", after=("dep", "b"))], now=NOW + 1)
+    assert pg._pool.left == 0  # the loss was injected, after the commit
+    assert [j.id for j in got] == ["first", "b", "c"]  # "a" was skipped for the key's holder
+    assert (await pg.get_job("c")).state == JobState.PENDING
+    assert (await pg.count_by_state())["pending"] == 4
+    assert sorted(await pg.dependency_edges()) == [("b", "c"), ("dep", "c")]
+
+
+async def test_a_keyed_enqueue_of_a_taken_id_is_still_a_duplicate_on_a_retry(pg):
+    await pg.insert_jobs([job("a", command="echo old")], now=NOW)
+    # the first try loses its connection before the commit; the retry meets the real "a"
+    pg._pool = _LoseAnswers(pg._pool, "SET has_dependents = true WHERE id = ANY")
+    with pytest.raises(DuplicateJobError, match="'a' already exists"):
+        await pg.insert_jobs([job("a", unique_key="k")], now=NOW + 1)
+    assert pg._pool.left == 0
+    assert (await pg.get_job("a")).command == "echo old"
+    assert (await pg.count_by_state())["pending"] == 1
 
 
 async def test_a_claim_whose_answer_was_lost_is_handed_out_on_the_retry(pg):
