@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from queuectl.store.sqlite_sql import RECOUNT
+from queuectl.store.sqlite_sql import recount
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -182,7 +182,7 @@ def prefill(db: Store, pending: int, *, command: str = "true", completed: int = 
             "WHERE state = 'completed'")
     for _, sql in indexes:
         conn.execute(sql)
-    conn.execute(RECOUNT)  # the schema counts inserts per batch, not per row
+    recount(conn)  # the schema counts inserts per batch, not per row
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.close()

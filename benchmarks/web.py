@@ -8,9 +8,8 @@ stores interleaved). A row's figure is its slowest URL; `detail` has every URL's
   - P11-metrics: GET /metrics (what Prometheus scrapes every few seconds);
   - P11-search: a text filter that matches nothing (the worst case: every row is looked at);
   - P11-queues: the job list by queue and by batch, a queue with a state (a combined filter:
-    one search window), the Queues page and GET /api/queues (the counts per queue come from
-    the last background count, queuectl/web/queues.py; the first request waits for it and is
-    the warm-up). The store's jobs are spread over 10 queues.
+    one search window), the Queues page and GET /api/queues (the counts per queue are the
+    store's kept count rows, read on every request). The store's jobs are spread over 10 queues.
 """
 
 from __future__ import annotations

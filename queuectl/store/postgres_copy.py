@@ -177,7 +177,7 @@ async def _sqlite_importer(path) -> AsyncIterator[SqliteImporter]:
 
     from ..errors import StoreError
     from .sqlite_schema import describe, open_sync
-    from .sqlite_sql import RECOUNT
+    from .sqlite_sql import recount
 
     conn = open_sync(path)
     try:
@@ -187,7 +187,7 @@ async def _sqlite_importer(path) -> AsyncIterator[SqliteImporter]:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute(RECOUNT)  # rows of every state went in without a per-row count trigger
+        recount(conn)  # rows of every state went in without a per-row count trigger
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise StoreError(describe(exc, path)) from None

@@ -144,6 +144,47 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX output_chunks_read ON output_chunks (job_id, run_no, seq);
     """ + flow.MIGRATION,
+    # 3: the counts per queue as well as per state (SQLite's schema 4): `queue list` and the
+    # dashboard read these rows instead of a GROUP BY over every job. The same statement-level
+    # trigger writes them; count_by_state (COUNTS) sums over the queues.
+    """
+    CREATE TABLE queue_counts (
+        queue text NOT NULL,
+        state text NOT NULL,
+        shard integer NOT NULL,
+        n     bigint NOT NULL,
+        PRIMARY KEY (queue, state, shard)
+    );
+    INSERT INTO queue_counts (queue, state, shard, n)
+        SELECT queue, state, 0, count(*) FROM jobs GROUP BY queue, state;
+    DROP TABLE job_counts;
+    ALTER TABLE queue_counts RENAME TO job_counts;
+    ALTER INDEX queue_counts_pkey RENAME TO job_counts_pkey;
+    CREATE OR REPLACE FUNCTION queuectl_count_jobs() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $fn$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO job_counts AS c (queue, state, shard, n)
+            SELECT queue, state, pg_backend_pid() % 16, count(*) FROM new_rows
+            GROUP BY queue, state ORDER BY queue, state
+            ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+        ELSIF TG_OP = 'UPDATE' THEN
+            INSERT INTO job_counts AS c (queue, state, shard, n)
+            SELECT queue, state, pg_backend_pid() % 16, sum(d)
+            FROM (SELECT queue, state, 1 AS d FROM new_rows
+                  UNION ALL SELECT queue, state, -1 FROM old_rows) x
+            GROUP BY queue, state HAVING sum(d) <> 0 ORDER BY queue, state
+            ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+        ELSE
+            INSERT INTO job_counts AS c (queue, state, shard, n)
+            SELECT queue, state, pg_backend_pid() % 16, -count(*) FROM old_rows
+            GROUP BY queue, state ORDER BY queue, state
+            ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+        END IF;
+        RETURN NULL;
+    END
+    $fn$;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = ("jobs", "attempts", "workers", "config", "job_counts", "queues", "job_deps",

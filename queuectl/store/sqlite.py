@@ -35,7 +35,7 @@ from . import sqlite_schedules as schedules
 from . import sqlite_steer as steer
 from .base import Rescued
 from .rows import claim_order, inserted_jobs
-from .sqlite_reads import SqliteStoreReads
+from .sqlite_reads import SqliteReads
 from .sqlite_schema import BUSY_TIMEOUT_S, describe, open_sync
 from .sqlite_sql import (
     WORKER_COLUMNS,
@@ -90,7 +90,7 @@ WHERE {ORPHANED}
 """
 
 
-class SqliteStore(SqliteStoreReads):
+class SqliteStore(SqliteReads):
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path
         self.url = f"sqlite://{path}"

@@ -124,7 +124,6 @@ def held_key_message(conn: sqlite3.Connection, ids: Sequence[str]) -> str:
     return "a unique key of these jobs is held by an unfinished job"
 
 
-QUEUE_COUNTS = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"
 QUEUE_SETTINGS = "SELECT name, paused, max_running FROM queues"
 
 

@@ -88,7 +88,7 @@ class SqliteReads:
         return minute_buckets(rows, start=start, minutes=minutes)
 
     async def count_by_state(self) -> dict[str, int]:
-        counts = dict(await self._fetchall("SELECT state, n FROM job_counts"))
+        counts = dict(await self._fetchall("SELECT state, sum(n) FROM job_counts GROUP BY state"))
         return {state: counts.get(state, 0) for state in STATES}
 
     async def next_due_at(self) -> int | None:
@@ -137,8 +137,8 @@ class SqliteReads:
         return Metrics(*(int(v) for v in row[:4]), mean, p95)
 
     async def list_queues(self) -> list[QueueInfo]:
-        """O(jobs): a GROUP BY over the table (an admin command, not a hot path)."""
-        counts = await self._fetchall("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state")
+        """The count rows the triggers and insert paths keep (schema 4): no job is read."""
+        counts = await self._fetchall("SELECT queue, state, n FROM job_counts WHERE n <> 0")
         return queue_infos(counts, await self.queue_settings())
 
     async def queue_settings(self) -> list[tuple[str, bool, int]]:
@@ -241,25 +241,6 @@ class SqliteSnapshot(SqliteReads):
 
     async def close(self) -> None:
         self._conn.close()
-
-
-class SqliteStoreReads(SqliteReads):
-    """SqliteStore's reads: SqliteReads, but one too long for the store's one connection."""
-
-    async def list_queues(self) -> list[QueueInfo]:
-        """On a connection of its own, in a thread: counting every job takes seconds at 10^6
-        and must not hold up the store's aiosqlite connection (the dashboard serves every page
-        and event through it)."""
-        import asyncio  # here: the loop-less one-shot reads of this module never load it
-
-        def count() -> list[QueueInfo]:
-            snapshot = SqliteSnapshot(self.path)
-            try:
-                return run_without_loop(snapshot.list_queues())
-            finally:
-                run_without_loop(snapshot.close())
-
-        return await asyncio.to_thread(count)
 
 
 def run_without_loop(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -173,6 +173,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX output_chunks_read ON output_chunks (job_id, run_no, seq);
     """,
+    # 4: counts per queue and state. `queue list`, the dashboard's and the TUI's queues read
+    # these rows instead of a GROUP BY over every job (1.4 s at 10^6); count_by_state sums
+    # them. Same triggers, same cost: one counter row down, one up per state change.
+    """
+    CREATE TABLE queue_counts (
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n     INTEGER NOT NULL,
+        PRIMARY KEY (queue, state)
+    ) WITHOUT ROWID;
+    INSERT INTO queue_counts (queue, state, n)
+        SELECT queue, state, count(*) FROM jobs GROUP BY queue, state;
+    DROP TRIGGER jobs_count_update;
+    DROP TRIGGER jobs_count_delete;
+    DROP TABLE job_counts;
+    ALTER TABLE queue_counts RENAME TO job_counts;
+    CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs
+    WHEN OLD.state <> NEW.state BEGIN
+        UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+        INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
+            ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+        UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = {"jobs", "attempts", "workers", "config", "job_counts", "queues", "job_deps",

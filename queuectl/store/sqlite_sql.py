@@ -31,10 +31,21 @@ ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
     AND state IN ('pending', 'failed', 'processing') DO NOTHING
 """
 # Schema 2 has no per-row insert trigger (it cost ~12 us a job, half of a bulk enqueue):
-# every insert path adds its batch to the pending count in the same transaction.
-COUNT_INSERTED = "UPDATE job_counts SET n = n + ? WHERE state = 'pending'"
-# Paths that insert rows of any state (migrate-store, benchmark prefills) recount instead.
-RECOUNT = "UPDATE job_counts SET n = (SELECT count(*) FROM jobs WHERE jobs.state = job_counts.state)"
+# every insert path adds its batch to its queue's pending count in the same transaction.
+COUNT_INSERTED = """
+INSERT INTO job_counts (queue, state, n) VALUES (?, 'pending', ?)
+ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n
+"""
+
+
+def recount(conn: sqlite3.Connection) -> None:
+    """For paths that insert rows of any state (migrate-store, benchmark prefills): count
+    every (queue, state) afresh, inside the caller's transaction."""
+    conn.execute("DELETE FROM job_counts")
+    conn.execute("INSERT INTO job_counts (queue, state, n) "
+                 "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state")
+
+
 DEFAULT_MAX_RETRIES = "SELECT value FROM config WHERE key = 'max-retries'"
 
 
@@ -99,10 +110,12 @@ def insert_new_jobs(conn: sqlite3.Connection, *, jobs: Sequence[NewJob],
     dependency is already dead). Raises sqlite3.IntegrityError on a duplicate id (the caller
     names it with first_existing), JobNotFoundError on an unknown `after` id."""
     retries, gated = default_retries(conn), flow.gated_queues(conn)
-    before = conn.total_changes
+    inserted: dict[str, int] = {}
     for run in insert_runs(jobs, now=now, default_retries=retries, gated=gated):
+        before = conn.total_changes
         conn.execute(INSERT_JOBS, run)
-    conn.execute(COUNT_INSERTED, (conn.total_changes - before,))
+        inserted[run["queue"]] = inserted.get(run["queue"], 0) + conn.total_changes - before
+    conn.executemany(COUNT_INSERTED, [(queue, n) for queue, n in inserted.items() if n])
     holders = flow.unique_holders(conn, jobs)
     flow.link_dependencies(conn, jobs, holders, now)
     return retries, worker_ids(conn), holders | flow.reread_with_after(conn, jobs, holders)

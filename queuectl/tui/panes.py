@@ -219,7 +219,6 @@ class QueuesPane(LivePane):
     """Every queue with jobs or settings: paused, limit, counts; pause and resume."""
 
     BINDINGS = [Binding("z", "pause", "Pause"), Binding("u", "resume", "Resume")]
-    RELOAD_EVERY = 10  # list_queues is a GROUP BY over every job: not every 2 s at 10^6
 
     def compose(self):
         yield Static("queues (z: pause, u: resume the selected queue)", classes="pane-title")

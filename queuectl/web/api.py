@@ -84,8 +84,8 @@ async def retry_all(request: Request) -> Response:
 
 
 async def queues(request: Request) -> Response:
-    """`queue list --json`: the settings as of now, the counts as last counted (queues.py)."""
-    found = await request.app.state.queue_counts.queues(store_of(request))
+    """`queue list --json`."""
+    found = await store_of(request).list_queues()
     return JSONResponse([queue_dict(q) for q in found])
 
 
@@ -118,8 +118,7 @@ async def event_stream(request: Request) -> Response:
 
 
 async def prometheus(request: Request) -> Response:
-    text = await views.metrics_text(store_of(request), request.app.state.queue_counts,
-                                    now=now_ms())
+    text = await views.metrics_text(store_of(request), now=now_ms())
     return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
 
 

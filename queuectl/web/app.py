@@ -22,7 +22,6 @@ from ..errors import (
 )
 from . import api, pages
 from .events import StatusFeed
-from .queues import QueueCounts
 from .security import Guard
 
 STATIC = Path(__file__).with_name("static")
@@ -42,11 +41,9 @@ def create_app(*, db: str, token: str | None, store: Any = None) -> Starlette:
 
         opened = store if store is not None else await open_store(db)
         app.state.store, app.state.feed = opened, StatusFeed(opened)
-        app.state.queue_counts = QueueCounts()
         try:
             yield
         finally:
-            await app.state.queue_counts.close()
             if store is None:
                 await opened.close()
 

@@ -87,7 +87,7 @@ async def overview_live(request: Request) -> Response:
 async def jobs(request: Request) -> Response:
     listing = views.parse_listing(request.query_params)
     page = await listing.page(request.app.state.store)
-    names = await request.app.state.queue_counts.names(request.app.state.store)
+    names = [q.name for q in await request.app.state.store.list_queues()]
     return render(request, "jobs.html", page="jobs", listing=listing, jobs=page.jobs,
                   job_page=page, path="/jobs", window=SEARCH_WINDOW, queue_names=names)
 
@@ -118,10 +118,8 @@ async def job(request: Request) -> Response:
 
 
 async def queues(request: Request) -> Response:
-    counts = request.app.state.queue_counts
-    found = await counts.queues(request.app.state.store)
-    return render(request, "queues.html", page="queues", queues=found,
-                  counted_s=round(counts.age()))
+    found = await request.app.state.store.list_queues()
+    return render(request, "queues.html", page="queues", queues=found)
 
 
 async def schedules(request: Request) -> Response:

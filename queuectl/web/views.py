@@ -8,7 +8,6 @@ from ..errors import UsageError
 from ..jobs import STATES, JobPage, JobState
 from ..store.paging import Filters
 from . import chart, metrics
-from .queues import QueueCounts
 
 PAGE_SIZE = 50
 MAX_PAGE = 1000
@@ -95,13 +94,13 @@ async def overview(store: Any, *, now: int) -> dict[str, Any]:
     return {"status": status, "chart": chart.build(minutes), "running": len(running)}
 
 
-async def metrics_text(store: Any, queues: QueueCounts, *, now: int) -> str:
-    """/metrics: O(1) counts, the workers table, index-only reads of the last hour, and the
-    per-queue counts as last counted in the background (web/queues.py)."""
+async def metrics_text(store: Any, *, now: int) -> str:
+    """/metrics: the kept counts (per state and per queue), the workers table and index-only
+    reads of the last hour."""
     counts = await store.count_by_state()
     workers = await live_workers(store, await load_settings(store), now)
     summary = await store.metrics(now=now)
     minutes = await store.activity(now=now)
-    per_queue = {q.name: q.counts for q in await queues.queues(store)}
+    per_queue = {q.name: q.counts for q in await store.list_queues()}
     return metrics.render(counts=counts, queues=per_queue, workers=workers,
                           p95=summary.p95_duration, minutes=minutes)

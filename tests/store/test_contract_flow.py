@@ -119,6 +119,53 @@ async def test_list_queues_shows_jobs_and_settings(store):
     assert queues["empty"].paused and sum(queues["empty"].counts.values()) == 0
 
 
+async def _counts_from_rows(store):
+    """(queue, state) -> n from the jobs themselves: what the kept counts must equal."""
+    found = {}
+    async for j in store.iter_jobs():
+        found[(j.queue, j.state.value)] = found.get((j.queue, j.state.value), 0) + 1
+    return found
+
+
+async def _kept_counts(store):
+    return {(q.name, state): n for q in await store.list_queues()
+            for state, n in q.counts.items() if n}
+
+
+async def test_queue_counts_follow_every_verb_that_moves_a_job(store):
+    """list_queues reads counts kept by the store (no GROUP BY over every job): after each
+    verb that inserts, moves or deletes jobs they equal a count of the rows."""
+    async def check():
+        assert await _kept_counts(store) == await _counts_from_rows(store)
+        totals = {}
+        for (_, state), n in (await _counts_from_rows(store)).items():
+            totals[state] = totals.get(state, 0) + n
+        assert {k: v for k, v in (await store.count_by_state()).items() if v} == totals
+
+    await store.insert_jobs([job("a1", queue="a"), job("a2", queue="a"), job("b1", queue="b"),
+                             job("k1", queue="b", unique_key="k"), job("k2", queue="a",
+                             unique_key="k"), job("x")], now=NOW)  # k2: skipped for k1
+    await check()
+    await store.insert_jobs([job("gone", "false", queue="c", max_retries=0)], now=NOW)
+    (gone,) = await store.claim_jobs(worker_id="w1", limit=1, now=NOW, queues=["c"])
+    await store.finish_jobs([finish(gone, JobState.DEAD)], now=NOW + 1)
+    await store.insert_jobs([job("orphan", queue="c", after=("gone",))], now=NOW + 2)  # buried
+    await check()
+    first = await claim(store, 3)
+    await check()
+    await store.finish_jobs([finish(first[0]), finish(first[1], JobState.FAILED, run_at=NOW),
+                             finish(first[2], JobState.DEAD)], now=NOW + 3)
+    await check()
+    assert await store.retry_dead(None, now=NOW + 4)
+    assert await store.cancel_jobs(queue="b", now=NOW + 5)
+    await check()
+    await claim(store, 2, worker="lost")
+    assert await store.rescue_lost_jobs(dead_workers=[("lost", 0)], now=NOW + 6)
+    await check()
+    assert await store.purge_jobs(state=JobState.DEAD, before=NOW + 100, limit=100)
+    await check()
+
+
 async def test_queue_settings_read_only_the_queues_with_settings(store):
     await store.insert_jobs([job("x", queue="plain")], now=NOW)
     assert await store.queue_settings() == []

@@ -1,8 +1,6 @@
 """The dashboard's pure parts: chart geometry, Prometheus text, query parsing, time phrases."""
 
-import asyncio
 import math
-from typing import NamedTuple
 
 import pytest
 
@@ -74,64 +72,3 @@ def test_seconds_and_local_hosts():
     assert (seconds(None), seconds(0.25), seconds(2.5)) == ("-", "250 ms", "2.50 s")
     assert is_local("127.0.0.1") and is_local("[::1]") and is_local("LOCALHOST")
     assert not is_local("0.0.0.0") and not is_local("example.com")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-class CountingStore:
-    """list_queues takes `took` seconds of the fake clock; settings change under it."""
-
-    def __init__(self, clock: FakeClock, took: float) -> None:
-        self.clock, self.took, self.counts, self.paused = clock, took, 0, False
-
-    async def list_queues(self):
-        self.counts += 1
-        self.clock.now += self.took
-        return [QInfo("mail", False, 0, {"pending": self.counts, "dead": 0})]
-
-    async def queue_settings(self):
-        return [("mail", self.paused, 0)]
-
-
-async def test_queue_counts_are_paced_and_settings_fresh(monkeypatch):
-    from queuectl.web import queues
-
-    clock = FakeClock()
-    monkeypatch.setattr(queues, "time", clock)
-    store, counts = CountingStore(clock, took=0.5), queues.QueueCounts()
-    (first,) = await counts.queues(store)  # nothing counted yet: this one waits
-    assert (first.name, first.counts["pending"], first.paused) == ("mail", 1, False)
-    store.paused = True
-    clock.now += 9.0  # younger than 20 x 0.5 s: served as is, settings read again
-    (again,) = await counts.queues(store)
-    assert (again.counts["pending"], again.paused, store.counts) == (1, True, 1)
-    clock.now += 1.0  # now due: one count starts, this request gets the last one
-    stale = await counts.queues(store)
-    assert stale[0].counts["pending"] == 1
-    assert await counts.names(store) == ["mail"]  # a count is running: no second one
-    await asyncio.sleep(0)
-    assert store.counts == 2 and (await counts.queues(store))[0].counts["pending"] == 2
-
-
-async def test_queue_counts_wait_at_least_two_and_at_most_sixty_seconds(monkeypatch):
-    from queuectl.web import queues
-
-    clock = FakeClock()
-    monkeypatch.setattr(queues, "time", clock)
-    quick, slow = queues.QueueCounts(), queues.QueueCounts()
-    await quick.queues(CountingStore(clock, took=0.001))
-    await slow.queues(CountingStore(clock, took=10.0))
-    assert (quick._max_age, slow._max_age) == (2.0, 60.0)
-
-
-class QInfo(NamedTuple):
-    name: str
-    paused: bool
-    limit: int
-    counts: dict
