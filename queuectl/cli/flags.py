@@ -1,5 +1,5 @@
 """The one table of flags of the commands both front doors parse (`enqueue`, `status`, `list`,
-`worker start`): the typer app builds its options from it, the lean parser (lean.py) its
+`queue list`, `worker start`): the typer app builds its options from it, the lean parser (lean.py) its
 dispatch, so the two cannot accept different forms. tests/unit/test_flags.py parses every form
 with both and compares. Typer-free at import: the lean door must not pay for typer.
 """
@@ -58,6 +58,7 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
         Flag("batch", ("--batch",), TEXT, "Only jobs of this batch.", "NAME"),
         JSON,
     ),
+    "queue list": (JSON,),
     "worker start": (
         Flag("count", ("--count", "--concurrency", "-c"), INT,
              "Concurrent jobs (default: config worker-count)."),

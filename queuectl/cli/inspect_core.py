@@ -57,3 +57,20 @@ def _print_status(doc: dict) -> None:
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
+
+def list_queues(*, db: str | None, json_out: bool = False) -> None:
+    """`queue list`: every queue that has jobs or settings (the store's kept counts)."""
+    from ..render import queue_dict
+
+    queues = [queue_dict(q) for q in run_reading(db, lambda store: store.list_queues())]
+    if json_out:
+        print_json(queues)
+    elif queues:
+        print_table(["QUEUE", "PAUSED", "LIMIT", "PENDING", "PROCESSING", "COMPLETED", "FAILED",
+                     "DEAD"],
+                    [[q["name"], "yes" if q["paused"] else "no", q["limit"] or "-",
+                      *(q["jobs"][s] for s in ("pending", "processing", "completed", "failed",
+                                               "dead"))] for q in queues])
+    else:
+        sys.stderr.write("no queues yet\n")

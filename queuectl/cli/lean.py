@@ -1,7 +1,7 @@
 """The lean front door: the commands users script in loops, parsed without typer.
 
 typer 0.29 imports pydantic and costs 60-100 ms before a command runs; for `enqueue`,
-`status` and `list` that is most of the time a user waits, and for `worker start` most of
+`status`, `list` and `queue list` that is most of the time a user waits, and for `worker start` most of
 its start-up. This parser accepts a strict subset of their typer forms (the flags of the
 one table in flags.py, each given at most once as `FLAG VALUE`) and calls the same core
 functions; any other argument list returns None and goes to typer, so the two doors cannot
@@ -14,6 +14,7 @@ from typing import Any
 from .flags import FLAGS, INT, MANY, SWITCH, Flag
 
 POSITIONAL = {"enqueue": "job"}
+TWO_WORDS = (["worker", "start"], ["queue", "list"])
 COMPLETE_VAR = "_QUEUECTL_COMPLETE"  # set by the shell completion scripts: typer answers
 
 
@@ -33,8 +34,8 @@ def parse(args: list[str]) -> tuple[str, dict[str, Any]] | None:
     if COMPLETE_VAR in os.environ:
         return None
     db, rest = _global_db(list(args))
-    if rest[:2] == ["worker", "start"]:
-        rest = ["worker start", *rest[2:]]
+    if rest[:2] in TWO_WORDS:
+        rest = [" ".join(rest[:2]), *rest[2:]]
     if not rest or rest[0] not in BY_FORM:
         return None
     command, words = rest[0], iter(rest[1:])
@@ -88,6 +89,8 @@ def run(command: str, found: dict[str, Any]) -> int:
         from .worker_core import start_worker as core
     elif command == "status":
         from .inspect_core import status as core
+    elif command == "queue list":
+        from .inspect_core import list_queues as core
     else:
         from .inspect_core import list_jobs as core
     return core(**found) or 0

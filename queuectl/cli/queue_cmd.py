@@ -6,28 +6,18 @@ import typer
 
 from ..core import actions
 from ..errors import UsageError
-from ..render import queue_dict
-from .context import reading_store, with_store
-from .output import print_json, print_table
+from .context import options, with_store
+from .flags import option
 
 app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("list")
-def list_queues(ctx: typer.Context,
-                json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout.")) -> None:
+def list_queues(ctx: typer.Context, json_out: bool = option("queue list", "json_out")) -> None:
     """Every queue that has jobs or settings: paused, limit, jobs per state."""
-    queues = [queue_dict(q) for q in reading_store(ctx, lambda store: store.list_queues())]
-    if json_out:
-        print_json(queues)
-    elif queues:
-        print_table(["QUEUE", "PAUSED", "LIMIT", "PENDING", "PROCESSING", "COMPLETED", "FAILED",
-                     "DEAD"],
-                    [[q["name"], "yes" if q["paused"] else "no", q["limit"] or "-",
-                      *(q["jobs"][s] for s in ("pending", "processing", "completed", "failed",
-                                               "dead"))] for q in queues])
-    else:
-        sys.stderr.write("no queues yet\n")
+    from .inspect_core import list_queues as list_core
+
+    list_core(db=options(ctx).db, json_out=json_out)
 
 
 @app.command()
