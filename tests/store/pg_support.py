@@ -8,6 +8,7 @@ Usable from sync code too (e2e): `url, drop = new_store_url_sync()` ... `drop()`
 """
 
 import asyncio
+import contextlib
 import os
 import threading
 import urllib.parse
@@ -67,6 +68,26 @@ async def new_store_url(request: pytest.FixtureRequest) -> str:
     url, drop = new_store_url_sync()
     request.addfinalizer(drop)
     return url
+
+
+@contextlib.asynccontextmanager
+async def released_store(request: pytest.FixtureRequest, version: int):
+    """A new store built by the first `version` PostgreSQL migrations, as an older release
+    left it: yields (its URL, a connection inside its schema) to fill it with raw rows."""
+    import asyncpg
+
+    from queuectl.store import postgres_schema as sql
+
+    url = await new_store_url(request)
+    conn = await asyncpg.connect(dsn())
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema_of(url)}; SET search_path TO {schema_of(url)}")
+        for script in sql.MIGRATIONS[:version]:
+            await conn.execute(script)
+        await conn.execute(sql.CREATE_VERSION_TABLE.replace("VALUES (0)", f"VALUES ({version})"))
+        yield url, conn
+    finally:
+        await conn.close()
 
 
 def _run(coro):

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from queuectl.store import open_store
-from queuectl.store import postgres_schema as pg_sql
 from queuectl.store.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 from queuectl.store.sqlite_schema import _statements
 
@@ -43,21 +42,10 @@ def sqlite_release(path: Path) -> str:
 
 
 async def postgres_release(request) -> str:
-    import asyncpg
-
-    url = await pg_support.new_store_url(request)
-    schema = url.split("schema=")[1].split("&")[0]
-    conn = await asyncpg.connect(pg_support.dsn())
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}"')
-        for script in pg_sql.MIGRATIONS[:2]:  # the Part 2 release shipped schema 2
-            await conn.execute(script)
-        await conn.execute(pg_sql.CREATE_VERSION_TABLE.replace("VALUES (0)", "VALUES (2)"))
+    async with pg_support.released_store(request, 2) as (url, conn):  # the Part 2 release: 2
         marks = ", ".join(f"${n}" for n in range(1, len(COLUMNS) + 1))
         await conn.executemany(f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({marks})", JOBS)
         assert await conn.fetchval("SELECT sum(n) FROM job_counts") == len(JOBS)  # its trigger
-    finally:
-        await conn.close()
     return url
 
 

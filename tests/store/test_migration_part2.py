@@ -77,23 +77,13 @@ def sqlite_part1(path: Path) -> str:
 
 
 async def postgres_part1(request) -> str:
-    import asyncpg
-
-    url = await pg_support.new_store_url(request)
-    schema = url.split("schema=")[1].split("&")[0]
-    conn = await asyncpg.connect(pg_support.dsn())
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}"')
-        await conn.execute(pg_sql.MIGRATIONS[0])  # Part 1 shipped schema 1
-        await conn.execute(pg_sql.CREATE_VERSION_TABLE.replace("VALUES (0)", "VALUES (1)"))
+    async with pg_support.released_store(request, 1) as (url, conn):  # Part 1 shipped schema 1
         marks = ", ".join(f"${n}" for n in range(1, len(PART1_JOB) + 1))
         await conn.executemany(f"INSERT INTO jobs ({', '.join(PART1_JOB)}) VALUES ({marks})", JOBS)
         await conn.executemany("INSERT INTO attempts VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
                                ATTEMPTS)
         await conn.execute("INSERT INTO workers VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", *WORKER)
         await conn.executemany("INSERT INTO config VALUES ($1, $2)", list(CONFIG.items()))
-    finally:
-        await conn.close()
     return url
 
 
