@@ -50,7 +50,7 @@ demo: $(STAMP)  ## enqueue sample jobs, run a worker until they are done, show s
 
 test: $(STAMP)  ## run the whole test suite (unit, store contract, engine, end to end)
 	@$(COMPILE)
-	$(BIN)/python -m pytest -q -m "not soak"
+	$(BIN)/python -m pytest -q -m "not soak" -n 2
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check queuectl tests benchmarks
