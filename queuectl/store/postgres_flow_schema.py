@@ -158,7 +158,7 @@ WHERE q.name = ANY($1::text[]) AND j.queue = q.name
   AND j.gated <> (q.paused OR q.max_running > 0)
 """
 # the count rows the trigger keeps (schema 3), summed over shards: no job is read
-QUEUE_COUNTS = "SELECT queue, state, sum(n) FROM job_counts GROUP BY queue, state HAVING sum(n) <> 0"
+QUEUE_COUNTS = "SELECT queue, state, sum(n) FROM queue_counts GROUP BY queue, state HAVING sum(n) <> 0"
 QUEUE_SETTINGS = "SELECT name, paused, max_running FROM queues ORDER BY name"
 PAUSED = "SELECT name FROM queues WHERE paused"
 QUEUE_RUNNABLE = f"""
