@@ -32,6 +32,12 @@ async def ids(store, state=None):
     return [j.id async for j in store.iter_jobs(state=state)]
 
 
+async def kept_queue_counts(store):
+    """(queue, state) -> n as list_queues reports it (the store's kept counts), zeros left out."""
+    return {(q.name, state): n for q in await store.list_queues()
+            for state, n in q.counts.items() if n}
+
+
 async def make_dead(store, job_id="d"):
     await store.insert_jobs([job(job_id, "false", max_retries=0, priority=2**31 - 1)], now=NOW)
     (claimed,) = await claim(store, 1)

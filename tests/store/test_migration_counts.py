@@ -1,6 +1,7 @@
 """The counts-per-queue migration (SQLite schema 4, PostgreSQL schema 3) on a store written by
-the Part 2 release (SQLite 3, PostgreSQL 2): the per-state counters become per queue and state,
-counted afresh from the jobs, and the triggers keep them from there."""
+the Part 2 release (SQLite 3, PostgreSQL 2): counts per queue and state, counted afresh from
+the jobs (on SQLite they replace the per-state rows; PostgreSQL keeps those beside them), and
+the triggers keep them from there."""
 
 import sqlite3
 from pathlib import Path
@@ -12,7 +13,7 @@ from queuectl.store.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 from queuectl.store.sqlite_schema import _statements
 
 from . import pg_support
-from .helpers import NOW, claim, finish
+from .helpers import NOW, claim, finish, kept_queue_counts
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -56,15 +57,10 @@ async def release_url(request, tmp_path):
     return await postgres_release(request)
 
 
-async def kept_counts(store) -> dict[tuple[str, str], int]:
-    return {(q.name, state): n for q in await store.list_queues()
-            for state, n in q.counts.items() if n}
-
-
 async def test_the_counts_are_carried_forward_per_queue_and_kept_from_there(release_url):
     store = await open_store(release_url)
     try:
-        assert await kept_counts(store) == EXPECTED
+        assert await kept_queue_counts(store) == EXPECTED
         assert await store.count_by_state() == {
             "pending": 3, "processing": 1, "completed": 2, "failed": 1, "dead": 1}
         (first,) = await claim(store, 1)
@@ -73,7 +69,7 @@ async def test_the_counts_are_carried_forward_per_queue_and_kept_from_there(rele
         moved = dict(EXPECTED)
         del moved[("default", "pending")]
         moved[("default", "completed")] = 3
-        assert await kept_counts(store) == moved
+        assert await kept_queue_counts(store) == moved
         assert [j.id async for j in store.iter_jobs()] == [row[0] for row in JOBS]
     finally:
         await store.close()
@@ -83,6 +79,6 @@ async def test_opening_the_migrated_store_again_changes_no_count(release_url):
     for _ in range(2):
         store = await open_store(release_url)
         try:
-            assert await kept_counts(store) == EXPECTED
+            assert await kept_queue_counts(store) == EXPECTED
         finally:
             await store.close()
